@@ -1,0 +1,373 @@
+//! The command line (DESIGN.md §7): global flags, one subcommand per stage, and the sandbox.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::config::{self, Config, Overrides};
+use crate::error::Error;
+use crate::sandbox::{self, GenConfig, KeySpec, Knobs, Sandbox};
+use crate::telemetry::{self, LogFormat};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0   ok
+  1   partial failure: some streams or models failed, the rest committed
+  2   configuration or usage error (every problem is listed)
+  3   authentication failed (revoked or mistyped key)
+  4   missing permission on the restricted key (the permission is named)
+  5   transient failure after retries (Airflow should retry)
+  99  nothing to do (only with [run] exit_99_when_nothing_to_do = true)
+
+The API key comes from the environment variable named in pipeline.toml (default STRIPE_API_KEY)
+or a key file; never from pipeline.toml itself. Logs go to stderr; the last stdout line of a run
+is a one-line JSON summary.";
+
+#[derive(Debug, Parser)]
+#[command(name = "stripelake", version, about = "Stripe → Parquet revenue lake: extract, transform, attribute", after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Config file (default: ./pipeline.toml when it exists, else built-in defaults).
+    #[arg(long, global = true, env = "STRIPELAKE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Storage root URL: file://DIR, s3://bucket/prefix, gs://…, az://…, memory://.
+    #[arg(long, global = true, env = "STRIPELAKE_STORAGE")]
+    pub storage: Option<String>,
+    /// Stripe API base URL (plain http only on loopback, e.g. the sandbox).
+    #[arg(long, global = true, env = "STRIPELAKE_API_BASE")]
+    pub api_base: Option<String>,
+    /// Log format on stderr.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "STRIPELAKE_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+    /// More log detail (-v debug, -vv trace). Secrets are never logged at any level.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Every stage in order: extract, load-visitors, transform.
+    Run(StageArgs),
+    /// Stripe objects → Parquet under raw/.
+    Extract(StageArgs),
+    /// SQL models → marts/.
+    Transform(StageArgs),
+    /// Web-analytics visitor events → raw/visitor_events.
+    LoadVisitors(StageArgs),
+    /// Check the key: prefix, /v1/balance, then every permission the selected streams need.
+    Check(StageArgs),
+    /// Print Stripe's create-restricted-key URL with the needed read permissions pre-filled.
+    KeyLink(StageArgs),
+    /// SQL over the committed tables.
+    Query(StageArgs),
+    /// The whole pipeline against the built-in sandbox account.
+    Demo(DemoArgs),
+    /// The Stripe-compatible sandbox account.
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+}
+
+/// Flags of the stages; accepted now so scripts can be written against the final interface.
+#[derive(Debug, Args, Default)]
+pub struct StageArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub rest: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the demo writes its outputs.
+    #[arg(long, default_value = "./stripelake-data")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Serve the sandbox account on a loopback port until interrupted.
+    Serve(ServeArgs),
+    /// Write the oracle's expected metrics for an account as JSON.
+    Oracle(AccountArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct AccountArgs {
+    /// Seed of the generated account (same seed and scale, same bytes).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Size: 1 ≈ 200 customers and ~10k objects; 150 ≈ 1.5M objects.
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// The sandbox clock as Unix seconds (default: the start of today, UTC).
+    #[arg(long)]
+    pub now: Option<i64>,
+    /// Output file (default stdout).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub account: AccountArgs,
+    /// Port on 127.0.0.1 (0 = any free port).
+    #[arg(long, default_value_t = 12111)]
+    pub port: u16,
+    /// The full-access restricted test key to accept.
+    #[arg(long, default_value = sandbox::DEFAULT_TEST_KEY)]
+    pub key: String,
+    /// Added latency per request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Requests per second before 429s (unset = unlimited).
+    #[arg(long)]
+    pub rate_limit: Option<f64>,
+    /// Share of requests answered with a 500.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Share of requests whose connection is reset.
+    #[arg(long, default_value_t = 0.0)]
+    pub reset_rate: f64,
+    /// Share of responses cut off mid-body.
+    #[arg(long, default_value_t = 0.0)]
+    pub truncate_rate: f64,
+    /// Also write the account's visitor-events CSV here.
+    #[arg(long)]
+    pub visitors_out: Option<PathBuf>,
+}
+
+/// Start of the current UTC day: the default sandbox clock, stable within a day.
+pub fn today_utc() -> i64 {
+    let now = chrono::Utc::now().timestamp();
+    now - now.rem_euclid(86_400)
+}
+
+impl AccountArgs {
+    pub fn gen_config(&self) -> Result<GenConfig, Error> {
+        if !(self.scale > 0.0 && self.scale <= 10_000.0) {
+            return Err(Error::Usage(format!(
+                "--scale must be in (0, 10000], got {}",
+                self.scale
+            )));
+        }
+        Ok(GenConfig {
+            seed: self.seed,
+            scale: self.scale,
+            now: self.now.unwrap_or_else(today_utc),
+            livemode: false,
+        })
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Run(_) => not_built(
+            &cli.global,
+            "run",
+            "it runs extract, load-visitors and transform, which are still being built (issues #3, #4, #5)",
+        ),
+        Command::Extract(_) => not_built(&cli.global, "extract", "Stripe extraction is issue #3"),
+        Command::Transform(_) => not_built(&cli.global, "transform", "the SQL models are issue #4"),
+        Command::LoadVisitors(_) => not_built(
+            &cli.global,
+            "load-visitors",
+            "the visitor loader is issue #5",
+        ),
+        Command::Check(_) => not_built(&cli.global, "check", "the permission probe is issue #6"),
+        Command::KeyLink(_) => not_built(&cli.global, "key-link", "the key link is issue #6"),
+        Command::Query(_) => not_built(
+            &cli.global,
+            "query",
+            "querying committed tables is issue #7",
+        ),
+        Command::Demo(args) => demo(args).await,
+        Command::Sandbox(SandboxCommand::Serve(args)) => serve(args).await,
+        Command::Sandbox(SandboxCommand::Oracle(args)) => oracle(args),
+    }
+}
+
+/// Validates the configuration anyway (so its problems surface today), then says the stage is
+/// not there yet: never a fake success.
+fn not_built(global: &Global, command: &'static str, detail: &'static str) -> Result<(), Error> {
+    load_config(global)?;
+    Err(Error::NotBuilt { command, detail })
+}
+
+pub fn load_config(global: &Global) -> Result<Config, Error> {
+    let overrides = Overrides {
+        storage_url: global.storage.clone(),
+        api_base: global.api_base.clone(),
+        ..Overrides::default()
+    };
+    let default_file = Path::new("pipeline.toml");
+    let path = global
+        .config
+        .as_deref()
+        .or(default_file.exists().then_some(default_file));
+    Ok(config::load(path, &overrides)?)
+}
+
+async fn serve(args: ServeArgs) -> Result<(), Error> {
+    let cfg = args.account.gen_config()?;
+    let keys = vec![
+        KeySpec::full(&args.key),
+        KeySpec::full(sandbox::DEFAULT_LIVE_KEY),
+    ];
+    let sandbox = Sandbox::start(cfg, args.port, keys)
+        .await
+        .map_err(|e| Error::io(format!("cannot serve on 127.0.0.1:{}", args.port), e))?;
+    sandbox.set_knobs(Knobs {
+        latency_ms: args.latency_ms,
+        rate_limit: args.rate_limit,
+        burst: None,
+        server_error_rate: args.error_rate,
+        reset_rate: args.reset_rate,
+        truncate_rate: args.truncate_rate,
+    });
+    if let Some(path) = &args.visitors_out {
+        let csv = sandbox.with_account(sandbox::visitors::csv);
+        std::fs::write(path, csv)
+            .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+    }
+    let objects = sandbox.with_account(|a| a.store.total_objects());
+    tracing::info!(url = %sandbox.base_url(), objects, "Sandbox Stripe API listening.");
+    eprintln!(
+        "sandbox: {} ({objects} objects, seed {}, scale {})",
+        sandbox.base_url(),
+        args.account.seed,
+        args.account.scale
+    );
+    eprintln!(
+        "sandbox: accepted keys: {} (test, full access), {} (live, full access)",
+        args.key,
+        sandbox::DEFAULT_LIVE_KEY
+    );
+    eprintln!(
+        "sandbox: try  STRIPE_API_KEY={} curl -H \"Authorization: Bearer $STRIPE_API_KEY\" {}/v1/customers",
+        args.key,
+        sandbox.base_url()
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| Error::io("waiting for Ctrl-C", e))?;
+    Ok(())
+}
+
+fn oracle(args: AccountArgs) -> Result<(), Error> {
+    let account = sandbox::generate::generate(&args.gen_config()?);
+    let expected = sandbox::oracle::expected(&account);
+    let text = serde_json::to_string(&expected)
+        .map_err(|e| Error::io("serialising the oracle", e.into()))?;
+    match &args.out {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| Error::io(format!("cannot write {}", path.display()), e)),
+        None => {
+            println!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// Starts the sandbox in-process and runs every stage that exists so far.
+async fn demo(args: DemoArgs) -> Result<(), Error> {
+    let started = std::time::Instant::now();
+    let cfg = AccountArgs {
+        seed: args.seed,
+        scale: args.scale,
+        now: None,
+        out: None,
+    }
+    .gen_config()?;
+    let sandbox = Sandbox::start(cfg, 0, vec![KeySpec::full(sandbox::DEFAULT_TEST_KEY)])
+        .await
+        .map_err(|e| Error::io("cannot start the sandbox", e))?;
+    tracing::info!(url = %sandbox.base_url(), "Sandbox started.");
+    let reachable = probe(&sandbox).await?;
+    let dir = args.out.join("sandbox");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    let (objects, expected, csv) = sandbox.with_account(|a| {
+        (
+            a.store.total_objects(),
+            sandbox::oracle::expected(a),
+            sandbox::visitors::csv(a),
+        )
+    });
+    let expected_path = dir.join("expected_metrics.json");
+    let json =
+        serde_json::to_vec(&expected).map_err(|e| Error::io("serialising the oracle", e.into()))?;
+    std::fs::write(&expected_path, json)
+        .map_err(|e| Error::io(format!("cannot write {}", expected_path.display()), e))?;
+    let visitors_path = dir.join("visitor_events.csv");
+    std::fs::write(&visitors_path, csv)
+        .map_err(|e| Error::io(format!("cannot write {}", visitors_path.display()), e))?;
+    let summary = json!({
+        "command": "demo",
+        "sandbox": {"url": sandbox.base_url(), "objects": objects, "resources_reachable": reachable, "requests": sandbox.stats().requests},
+        "stages_run": [],
+        "stages_pending": {"extract": "issue #3", "load-visitors": "issue #5", "transform": "issue #4"},
+        "outputs": [expected_path.display().to_string(), visitors_path.display().to_string()],
+        "duration_seconds": started.elapsed().as_secs_f64(),
+    });
+    eprintln!(
+        "demo: sandbox account with {objects} objects served at {}; {reachable} list endpoints answered",
+        sandbox.base_url()
+    );
+    eprintln!(
+        "demo: wrote {} and {}",
+        expected_path.display(),
+        visitors_path.display()
+    );
+    eprintln!("demo: extract, load-visitors and transform are not built yet (issues #3, #5, #4)");
+    telemetry::print_summary(&summary);
+    Ok(())
+}
+
+/// One authenticated `limit=1` call per list endpoint, over real HTTP.
+async fn probe(sandbox: &Sandbox) -> Result<usize, Error> {
+    let client = reqwest::Client::new();
+    let mut ok = 0;
+    for (path, _, _) in sandbox::RESOURCES
+        .iter()
+        .filter(|r| r.0 != "subscription_items")
+    {
+        let url = format!("{}/v1/{path}?limit=1", sandbox.base_url());
+        let response = client
+            .get(&url)
+            .bearer_auth(sandbox::DEFAULT_TEST_KEY)
+            .send()
+            .await;
+        match response {
+            Ok(r) if r.status().is_success() => ok += 1,
+            Ok(r) => {
+                return Err(Error::Transient(format!(
+                    "sandbox answered {} for /v1/{path}",
+                    r.status()
+                )));
+            }
+            Err(e) => {
+                return Err(Error::Transient(format!(
+                    "sandbox unreachable for /v1/{path}: {e}"
+                )));
+            }
+        }
+    }
+    Ok(ok)
+}

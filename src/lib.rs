@@ -1,0 +1,13 @@
+//! stripelake: a read-only Stripe key in, a revenue lake out.
+//!
+//! Stages (see `../shared/DESIGN.md`): `config` resolves settings, `sandbox` is the
+//! Stripe-compatible test account, `cli` wires the subcommands. Extraction, transform and
+//! visitor loading land in their own modules as they are built.
+
+#![recursion_limit = "256"]
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod sandbox;
+pub mod telemetry;

@@ -1,0 +1,24 @@
+//! The `stripelake` binary: parse, log, run, exit with a code that means something.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = stripelake::cli::Cli::parse();
+    stripelake::telemetry::init(cli.global.log_format, cli.global.verbose);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(5);
+        }
+    };
+    match runtime.block_on(stripelake::cli::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Logs to stderr (`text` for people, `json` for Airflow); stdout is kept for the one-line JSON
+//! run summary.
+
+use tracing_subscriber::EnvFilter;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+pub fn init(format: LogFormat, verbose: u8) {
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    // Never let HTTP client internals log at debug: they are where headers would leak.
+    let directives =
+        format!("{default},hyper=info,hyper_util=info,reqwest=info,h2=info,rustls=info");
+    let filter =
+        EnvFilter::try_from_env("STRIPELAKE_LOG").unwrap_or_else(|_| EnvFilter::new(directives));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.with_target(false).try_init(),
+    };
+}
+
+/// Prints the run summary as the last stdout line.
+pub fn print_summary(summary: &serde_json::Value) {
+    println!("{summary}");
+}
