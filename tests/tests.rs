@@ -1,1 +1,16 @@
+//! One integration-test binary (one link, one DataFusion-sized executable); each module says
+//! what it proves.
 
+/// Shared fixtures: a sandbox on a loopback port and an HTTP client that talks to it.
+mod support;
+
+/// The binary: help, exit codes, config errors, stages not built yet, demo.
+mod cli;
+/// The generated account: coherent, complete for every lifecycle, deterministic by seed.
+mod sandbox_account;
+/// Auth, restricted-key permissions, modes, rate limiting and injected faults.
+mod sandbox_auth_faults;
+/// Stripe's list semantics over HTTP: paging, cursors, `created` bounds, limits, filters.
+mod sandbox_lists;
+/// The oracle: hand-computed MRR cases and identities against the served data.
+mod sandbox_oracle;

@@ -270,31 +270,39 @@ fn filters(kind: Kind, params: &Params) -> Result<Vec<(String, Vec<String>)>, Ap
     Ok(out)
 }
 
-fn matches(obj: &Obj, filters: &[(String, Vec<String>)]) -> bool {
-    if filters.is_empty() {
-        return true;
+/// Filters answered from the stored attributes; the rest read the object's top-level field.
+fn attribute<'o>(kind: Kind, key: &str, obj: &'o Obj) -> Option<Option<&'o str>> {
+    match (kind, key) {
+        (_, "customer") => Some(obj.customer.as_deref()),
+        (Kind::Event | Kind::BalanceTransaction, "type" | "types") => Some(obj.tag.as_deref()),
+        (Kind::Subscription | Kind::Invoice, "status") => Some(obj.tag.as_deref()),
+        (Kind::Invoice, "subscription")
+        | (Kind::Refund | Kind::Dispute, "charge")
+        | (Kind::Charge, "payment_intent")
+        | (Kind::InvoicePayment, "invoice")
+        | (Kind::BalanceTransaction, "source") => Some(obj.parent.as_deref()),
+        _ => None,
     }
-    let parsed: Option<Value> = serde_json::from_str(&obj.json).ok();
+}
+
+fn matches(kind: Kind, obj: &Obj, filters: &[(String, Vec<String>)]) -> bool {
+    let mut parsed: Option<Value> = None;
     filters.iter().all(|(key, wanted)| {
-        if key == "customer" {
-            return obj
-                .customer
-                .as_deref()
-                .is_some_and(|c| wanted.iter().any(|w| w == c));
-        }
         if key == "status" && wanted == &["!ended"] {
             return !matches!(obj.tag.as_deref(), Some("canceled" | "incomplete_expired"));
         }
+        if let Some(value) = attribute(kind, key, obj) {
+            return value.is_some_and(|v| wanted.iter().any(|w| w == v));
+        }
+        let v =
+            parsed.get_or_insert_with(|| serde_json::from_str(&obj.json).unwrap_or(Value::Null));
         let field = match key.as_str() {
-            "payment[payment_intent]" => parsed.as_ref().map(|v| &v["payment"]["payment_intent"]),
-            "price" => parsed
-                .as_ref()
-                .map(|v| &v["items"]["data"][0]["price"]["id"]),
-            "email" => parsed.as_ref().map(|v| &v["email"]),
-            k => parsed.as_ref().map(|v| &v[k]),
+            "payment[payment_intent]" => &v["payment"]["payment_intent"],
+            "price" => &v["items"]["data"][0]["price"]["id"],
+            k => &v[k],
         };
         field
-            .and_then(Value::as_str)
+            .as_str()
             .is_some_and(|f| wanted.iter().any(|w| w == f))
     })
 }
@@ -489,14 +497,17 @@ impl State {
                 Full::new(bytes).map_err(|never| match never {}).boxed()
             }
             Some(cut) => {
-                let frames = vec![
-                    Ok(Frame::data(bytes.slice(..cut))),
+                // Flush the head and half the body first, so the client sees a 200 whose body
+                // stops short (not a reset).
+                let head = futures::stream::iter([Ok(Frame::data(bytes.slice(..cut)))]);
+                let fail = futures::stream::once(async {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                     Err(std::io::Error::new(
                         std::io::ErrorKind::ConnectionAborted,
                         "truncated by the sandbox",
-                    )),
-                ];
-                StreamBody::new(futures::stream::iter(frames)).boxed()
+                    ))
+                });
+                BodyExt::boxed(StreamBody::new(futures::StreamExt::chain(head, fail)))
             }
         };
         let mut builder = Response::builder()
@@ -560,7 +571,7 @@ fn serve(
             } else {
                 let filters = filters(*kind, params)?;
                 table.list(limit, params.cursor()?, params.created()?, &|o| {
-                    matches(o, &filters)
+                    matches(*kind, o, &filters)
                 })
             };
             let page = page.map_err(|param| cursor_missing(*kind, table, params, param))?;

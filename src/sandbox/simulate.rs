@@ -109,6 +109,8 @@ pub struct Sim<'a> {
     payer: Payer,
     invoice_seq: u32,
     conversion_charges: Vec<String>,
+    /// Whether charges made now can be traced to the visitor by the attribution rules.
+    attributable: bool,
 }
 
 /// Adds `count` intervals to a timestamp (calendar months for month and year).
@@ -128,23 +130,28 @@ pub fn add_interval(t: i64, interval: Interval, count: u32) -> i64 {
 pub fn simulate_customer(ctx: &Ctx<'_>, seed: u64, index: u64) -> Output {
     let mut rng = Rng::derive(seed, 1, index);
     let span = ctx.now - ctx.start;
-    // Sign-ups spread over the account's life, a little denser recently (growth).
-    let u = rng.unit();
-    let created = ctx.start + (span as f64 * u.sqrt()) as i64;
+    // A few founding customers in the first two weeks, then sign-ups that grow over time.
+    let created = if rng.chance(0.05) {
+        ctx.start + rng.range(0, 14 * DAY)
+    } else {
+        ctx.start + (span as f64 * rng.unit().sqrt()) as i64
+    };
     let guest = rng.chance(0.12);
     let currency = *rng.pick(&[
         "usd", "usd", "usd", "usd", "usd", "eur", "eur", "gbp", "jpy",
     ]);
     let (name, email) = person(&mut rng, index);
-    let visitor = (rng.chance(0.75)).then(|| Visitor {
-        id: format!("v_{}", rng.base62(16)),
-        site: *rng.pick(&SITES),
-        method: *rng.pick(&[
-            "client_reference_id",
-            "client_reference_id",
-            "metadata",
-            "email",
-        ]),
+    const METHODS: [&str; 4] = [
+        "client_reference_id",
+        "client_reference_id",
+        "metadata",
+        "email",
+    ];
+    let visitor = rng.chance(0.75).then(|| {
+        let id = format!("v_{}", rng.base62(16));
+        let site = *rng.pick(&SITES);
+        let method = *rng.pick(&METHODS);
+        Visitor { id, site, method }
     });
     let payer = Payer {
         customer: None,
@@ -167,6 +174,7 @@ pub fn simulate_customer(ctx: &Ctx<'_>, seed: u64, index: u64) -> Output {
         payer,
         invoice_seq: 0,
         conversion_charges: Vec::new(),
+        attributable: true,
     };
     if guest {
         sim.guest_purchases(created);
@@ -321,6 +329,7 @@ impl<'a> Sim<'a> {
             self.push_checkout(session, json);
             return;
         }
+        self.attributable = true;
         let metadata = self.visitor_metadata();
         let attempts = self.attempt_plan(at + 60);
         let paid = self.payment(
@@ -449,8 +458,19 @@ impl<'a> Sim<'a> {
         self.payer.currency
     }
 
+    /// A later subscription made without Checkout carries no `client_reference_id`: its charges
+    /// are traceable only through metadata or email.
+    pub fn set_attributable(&mut self, via_first_checkout: bool) {
+        self.attributable = via_first_checkout
+            || self
+                .payer
+                .visitor
+                .as_ref()
+                .is_some_and(|v| v.method != "client_reference_id");
+    }
+
     pub fn note_conversion_charge(&mut self, charge: &str) {
-        if self.payer.visitor.is_some() {
+        if self.payer.visitor.is_some() && self.attributable {
             self.conversion_charges.push(charge.to_string());
         }
     }

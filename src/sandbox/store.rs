@@ -96,6 +96,8 @@ pub struct Obj {
     pub tag: Option<Box<str>>,
     /// Deleted objects answer retrieves with a stub and are left out of lists.
     pub deleted: bool,
+    /// Generation order: children (invoice lines, subscription items) keep their parent's order.
+    seq: u64,
 }
 
 impl Obj {
@@ -108,6 +110,7 @@ impl Obj {
             parent: None,
             tag: None,
             deleted: false,
+            seq: 0,
         }
     }
 
@@ -146,11 +149,12 @@ pub struct CreatedRange {
 }
 
 impl CreatedRange {
-    fn contains(&self, t: i64) -> bool {
-        self.gt.is_none_or(|v| t > v)
-            && self.gte.is_none_or(|v| t >= v)
-            && self.lt.is_none_or(|v| t < v)
-            && self.lte.is_none_or(|v| t <= v)
+    fn at_or_after_start(&self, t: i64) -> bool {
+        self.gt.is_none_or(|v| t > v) && self.gte.is_none_or(|v| t >= v)
+    }
+
+    fn before_end(&self, t: i64) -> bool {
+        self.lt.is_none_or(|v| t < v) && self.lte.is_none_or(|v| t <= v)
     }
 }
 
@@ -166,17 +170,29 @@ pub struct Page<'a> {
 }
 
 impl Table {
+    /// Objects arrive in generation order; lists want them by `(created, id)`.
     pub fn from_objs(mut objs: Vec<Obj>) -> Table {
+        for (i, obj) in objs.iter_mut().enumerate() {
+            obj.seq = i as u64;
+        }
         objs.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
         let mut table = Table::default();
-        for obj in objs {
-            table.push_sorted_tail(obj);
+        for (pos, obj) in objs.iter().enumerate() {
+            table.by_id.insert(obj.id.clone(), pos);
+            if let Some(parent) = &obj.parent {
+                table.children.entry(parent.clone()).or_default().push(pos);
+            }
         }
+        for kids in table.children.values_mut() {
+            kids.sort_by_key(|i| objs[*i].seq);
+        }
+        table.objs = objs;
         table
     }
 
-    fn push_sorted_tail(&mut self, obj: Obj) {
+    fn push_sorted_tail(&mut self, mut obj: Obj) {
         let pos = self.objs.len();
+        obj.seq = self.objs.iter().map(|o| o.seq + 1).max().unwrap_or(0);
         self.by_id.insert(obj.id.clone(), pos);
         if let Some(parent) = &obj.parent {
             self.children.entry(parent.clone()).or_default().push(pos);
@@ -214,6 +230,7 @@ impl Table {
             self.push_sorted_tail(obj);
         } else {
             let mut all = std::mem::take(&mut self.objs);
+            all.sort_by_key(|o| o.seq);
             all.push(obj);
             *self = Table::from_objs(all);
         }
@@ -228,16 +245,23 @@ impl Table {
         created: CreatedRange,
         filter: &dyn Fn(&Obj) -> bool,
     ) -> Result<Page<'a>, &'static str> {
-        let keep = |o: &Obj| !o.deleted && created.contains(o.created) && filter(o);
+        let keep = |o: &Obj| !o.deleted && filter(o);
+        // The `created` window is a contiguous slice of the sorted table: find it by bisection so
+        // old windows of a large account cost as little as new ones.
+        let lo = self
+            .objs
+            .partition_point(|o| !created.at_or_after_start(o.created));
+        let hi = self.objs.partition_point(|o| created.before_end(o.created));
+        let (lo, hi) = (lo, hi.max(lo));
         let (positions, newest_first): (Box<dyn Iterator<Item = usize>>, bool) = match cursor {
-            Cursor::None => (Box::new((0..self.objs.len()).rev()), true),
+            Cursor::None => (Box::new((lo..hi).rev()), true),
             Cursor::StartingAfter(id) => {
                 let at = *self.by_id.get(id).ok_or("starting_after")?;
-                (Box::new((0..at).rev()), true)
+                (Box::new((lo..at.min(hi)).rev()), true)
             }
             Cursor::EndingBefore(id) => {
                 let at = *self.by_id.get(id).ok_or("ending_before")?;
-                (Box::new(at + 1..self.objs.len()), false)
+                (Box::new((at + 1).max(lo)..hi), false)
             }
         };
         let mut objs: Vec<&Obj> = positions

@@ -141,7 +141,12 @@ impl Sim<'_> {
             pending_prorations: Vec::new(),
             invoices: 0,
         };
+        if let Some(d) = &sub.discount {
+            let json = self.ctx.render.discount(d, &sub);
+            self.push(Kind::Discount, Obj::new(d.id.clone(), d.start, &json));
+        }
         let via_checkout = first && self.wants_checkout();
+        self.set_attributable(first);
         let ended = self.run_subscription(&mut sub, via_checkout);
         self.finish_subscription(&sub);
         ended
@@ -168,15 +173,16 @@ impl Sim<'_> {
                 0 => self.start_period(sub, trial_end),
                 1 => return self.end(sub, trial_end, "canceled"),
                 _ => {
+                    // Trial ended without a payment method: paused until the customer adds one
+                    // (some never do), or cancels.
                     self.set_status(sub, trial_end, "paused");
-                    let resume = trial_end + self.rng.range(5, 40) * DAY;
-                    if resume > self.ctx.now {
-                        return None;
+                    let resume = trial_end + self.rng.range(5, 120) * DAY;
+                    match self.rng.weighted(&[4, 3, 3]) {
+                        0 => return None,
+                        _ if resume > self.ctx.now => return None,
+                        1 => return self.end(sub, resume, "canceled"),
+                        _ => self.start_period(sub, resume),
                     }
-                    if self.rng.chance(0.5) {
-                        return self.end(sub, resume, "canceled");
-                    }
-                    self.start_period(sub, resume);
                 }
             }
             if sub.status != "active" && sub.status != "past_due" {
@@ -184,7 +190,10 @@ impl Sim<'_> {
             }
         } else {
             sub.period_end = self.next_boundary(sub, t0);
-            let (invoice, paid) = self.bill(sub, t0, "subscription_create", false);
+            // One attempt: a declined first payment leaves the subscription `incomplete`, and
+            // Stripe expires it after 23 hours.
+            let attempt = [(t0, self.rng.chance(0.95))];
+            let (invoice, paid) = self.bill_with(sub, t0, "subscription_create", &attempt);
             if via_checkout {
                 let total = self.invoice_total_hint(sub);
                 self.subscription_checkout(
@@ -458,16 +467,11 @@ impl Sim<'_> {
             .customer(Some(&sub.customer))
             .tag(sub.status);
         self.push(Kind::Subscription, obj);
-        if sub.ended_at.is_none() {
-            for item in &sub.items {
-                let json = self.ctx.render.subscription_item(item, sub);
-                let obj = Obj::new(item.id.clone(), item.created, &json).parent(Some(&sub.id));
-                self.push(Kind::SubscriptionItem, obj);
-            }
-        }
-        if let Some(d) = &sub.discount {
-            let json = self.ctx.render.discount(d, sub);
-            self.push(Kind::Discount, Obj::new(d.id.clone(), d.start, &json));
+        // A canceled subscription keeps its last items, as Stripe's does.
+        for item in &sub.items {
+            let json = self.ctx.render.subscription_item(item, sub);
+            let obj = Obj::new(item.id.clone(), item.created, &json).parent(Some(&sub.id));
+            self.push(Kind::SubscriptionItem, obj);
         }
     }
 

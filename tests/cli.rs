@@ -1,0 +1,132 @@
+use std::process::{Command, Output};
+
+fn stripelake(args: &[&str], dir: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stripelake"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("STRIPE_API_KEY")
+        .env_remove("STRIPELAKE_CONFIG")
+        .output()
+        .expect("binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn help_documents_every_exit_code() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = stripelake(&["--help"], dir.path());
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for code in [
+        "0   ok",
+        "1   partial failure",
+        "2   configuration",
+        "3   authentication",
+        "4   missing permission",
+        "5   transient",
+        "99  nothing to do",
+    ] {
+        assert!(help.contains(code), "help lacks `{code}`:\n{help}");
+    }
+}
+
+#[test]
+fn stages_not_built_yet_say_so_and_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for stage in [
+        "run",
+        "extract",
+        "transform",
+        "load-visitors",
+        "check",
+        "key-link",
+        "query",
+    ] {
+        let out = stripelake(&[stage], dir.path());
+        assert_eq!(out.status.code(), Some(2), "{stage}");
+        assert!(
+            text(&out.stderr).contains(&format!("`stripelake {stage}` is not built yet")),
+            "{stage}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "{stage} printed a summary as if it ran"
+        );
+    }
+}
+
+#[test]
+fn a_bad_config_lists_every_problem_and_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config =
+        "[stripe]\nmax_in_flight = 0\napi_key = \"nope\"\n\n[storage]\nurll = \"file://x\"\n";
+    std::fs::write(dir.path().join("bad.toml"), config).expect("write");
+    let out = stripelake(&["--config", "bad.toml", "extract"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("3 problems"), "{err}");
+    assert!(err.contains("bad.toml:2: stripe.max_in_flight:"), "{err}");
+    assert!(
+        err.contains("bad.toml:3: stripe.api_key: secrets are never read from pipeline.toml"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.toml:6: storage.urll:") && err.contains("did you mean `url`?"),
+        "{err}"
+    );
+    assert!(!err.contains("nope"), "the secret-looking value was echoed");
+}
+
+#[test]
+fn the_documented_pipeline_toml_loads_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/pipeline.toml");
+    let out = stripelake(&["--config", example, "extract"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("not built yet"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn demo_serves_the_sandbox_and_writes_its_outputs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = stripelake(&["demo", "--out", "data", "--scale", "0.3"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a summary line")).expect("JSON summary");
+    assert_eq!(summary["command"], "demo");
+    assert_eq!(summary["sandbox"]["resources_reachable"], 17);
+    assert!(
+        summary["sandbox"]["objects"]
+            .as_u64()
+            .is_some_and(|n| n > 500)
+    );
+    assert!(
+        dir.path()
+            .join("data/sandbox/expected_metrics.json")
+            .exists()
+    );
+    assert!(dir.path().join("data/sandbox/visitor_events.csv").exists());
+}
+
+#[test]
+fn sandbox_oracle_writes_json_and_rejects_a_bad_scale() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = stripelake(
+        &["sandbox", "oracle", "--scale", "0.1", "--now", "1795000000"],
+        dir.path(),
+    );
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["as_of_day"], 1_795_000_000 / 86_400 - 1);
+    let bad = stripelake(&["sandbox", "oracle", "--scale", "0"], dir.path());
+    assert_eq!(bad.status.code(), Some(2));
+}
