@@ -105,6 +105,20 @@ pub enum SandboxCommand {
     Serve(ServeArgs),
     /// Write the oracle's expected metrics for an account as JSON.
     Oracle(AccountArgs),
+    /// Measure generation time and pages served per second (a benchmark, not a test).
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub account: AccountArgs,
+    /// Concurrent clients paging through the account.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// How long to serve, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -200,6 +214,14 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Demo(args) => demo(args).await,
         Command::Sandbox(SandboxCommand::Serve(args)) => serve(args).await,
         Command::Sandbox(SandboxCommand::Oracle(args)) => oracle(args),
+        Command::Sandbox(SandboxCommand::Bench(args)) => {
+            let cfg = args.account.gen_config()?;
+            let report = sandbox::bench::run(cfg, args.concurrency.max(1), args.seconds)
+                .await
+                .map_err(|e| Error::io("sandbox benchmark", e))?;
+            telemetry::print_summary(&report);
+            Ok(())
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! account. Tests, benchmarks and `stripelake demo` run against it; because it generated the
 //! account, it also knows the true metrics (the oracle).
 
+pub mod bench;
 pub mod catalog;
 mod expand;
 pub mod generate;
@@ -149,6 +150,16 @@ impl Sandbox {
         })
         .await
         .map_err(std::io::Error::other)?;
+        Sandbox::serve(account, port, keys).await
+    }
+
+    /// Serves an account that is already generated.
+    pub async fn serve(
+        account: Account,
+        port: u16,
+        keys: Vec<KeySpec>,
+    ) -> std::io::Result<Sandbox> {
+        let config = account.config.clone();
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State {
