@@ -103,12 +103,13 @@ async fn created_bounds_are_inclusive_or_exclusive_like_stripe() {
 #[tokio::test]
 async fn limit_defaults_to_ten_and_out_of_range_is_400() {
     let sb = support::start(7, 0.5).await;
-    assert_eq!(
-        get(&sb, "/v1/charges").await["data"]
-            .as_array()
-            .map(Vec::len),
-        Some(10)
-    );
+    let first = get(&sb, "/v1/charges").await;
+    assert_eq!(first["data"].as_array().map(Vec::len), Some(10));
+    assert_eq!(first["object"], "list");
+    assert_eq!(first["url"], "/v1/charges");
+    assert_eq!(first["has_more"], true);
+    let sessions = get(&sb, "/v1/checkout/sessions?limit=1").await;
+    assert_eq!(sessions["url"], "/v1/checkout/sessions");
     assert_eq!(
         get(&sb, "/v1/charges?limit=100").await["data"]
             .as_array()
