@@ -10,4 +10,6 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod sandbox;
+pub mod schema;
+pub mod stripe;
 pub mod telemetry;
