@@ -11,5 +11,6 @@ pub mod config;
 pub mod error;
 pub mod sandbox;
 pub mod schema;
+pub mod storage;
 pub mod stripe;
 pub mod telemetry;

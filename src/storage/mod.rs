@@ -1,0 +1,282 @@
+//! Object storage by URL (`file://`, `memory://`, `s3://`, `gs://`, `az://`), and the layout
+//! every stage shares (DESIGN.md §4): data files, then a create-only manifest, then the cursor.
+
+pub mod manifest;
+pub mod parquet;
+pub mod state;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage URL `{url}`: {message}")]
+    Url { url: String, message: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: object_store::Error,
+    },
+    #[error("{path}: already exists")]
+    AlreadyExists { path: String },
+    #[error("{path}: {message}")]
+    Corrupt { path: String, message: String },
+    #[error("{path}: cannot write Parquet: {message}")]
+    Parquet { path: String, message: String },
+}
+
+/// A storage root: every path the project writes is relative to it.
+#[derive(Clone, Debug)]
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+    root: Path,
+    url: String,
+}
+
+impl Storage {
+    /// Opens a root URL. Credentials come from the cloud's standard environment variables;
+    /// `options` carry the non-secret settings (region, endpoint, …).
+    pub fn open(url: &str, options: &BTreeMap<String, String>) -> Result<Storage, StorageError> {
+        let bad = |message: String| StorageError::Url {
+            url: url.into(),
+            message,
+        };
+        let parsed = url::Url::parse(url)
+            .or_else(|_| url::Url::parse(&format!("file://{}", absolute(url))))
+            .map_err(|e| bad(e.to_string()))?;
+        let (store, root): (Arc<dyn ObjectStore>, Path) = match parsed.scheme() {
+            "memory" => (
+                Arc::new(object_store::memory::InMemory::new()),
+                Path::default(),
+            ),
+            "file" => {
+                let dir = local_dir(url);
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| bad(format!("cannot create {dir}: {e}")))?;
+                let fs = object_store::local::LocalFileSystem::new_with_prefix(&dir)
+                    .map_err(|e| bad(e.to_string()))?;
+                (Arc::new(fs), Path::default())
+            }
+            "s3" | "s3a" => {
+                let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(url);
+                for (k, v) in options {
+                    b = b.with_config(
+                        k.parse()
+                            .map_err(|e: object_store::Error| bad(e.to_string()))?,
+                        v,
+                    );
+                }
+                (
+                    Arc::new(b.build().map_err(|e| bad(e.to_string()))?),
+                    prefix_of(&parsed),
+                )
+            }
+            "gs" => {
+                let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url);
+                for (k, v) in options {
+                    b = b.with_config(
+                        k.parse()
+                            .map_err(|e: object_store::Error| bad(e.to_string()))?,
+                        v,
+                    );
+                }
+                (
+                    Arc::new(b.build().map_err(|e| bad(e.to_string()))?),
+                    prefix_of(&parsed),
+                )
+            }
+            "az" | "abfs" | "abfss" | "azure" => {
+                let mut b = object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url);
+                for (k, v) in options {
+                    b = b.with_config(
+                        k.parse()
+                            .map_err(|e: object_store::Error| bad(e.to_string()))?,
+                        v,
+                    );
+                }
+                (
+                    Arc::new(b.build().map_err(|e| bad(e.to_string()))?),
+                    prefix_of(&parsed),
+                )
+            }
+            other => {
+                return Err(bad(format!(
+                    "unsupported scheme `{other}`: use file://, s3://, gs://, az:// or memory://"
+                )));
+            }
+        };
+        Ok(Storage {
+            store,
+            root,
+            url: url.into(),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
+    }
+
+    /// The store path of a root-relative path.
+    pub fn path(&self, rel: &str) -> Path {
+        rel.split('/')
+            .filter(|s| !s.is_empty())
+            .fold(self.root.clone(), |p, seg| p.join(seg))
+    }
+
+    /// Root-relative form of a store path.
+    pub fn relative(&self, path: &Path) -> String {
+        let full = path.as_ref();
+        let root = self.root.as_ref();
+        full.strip_prefix(root)
+            .unwrap_or(full)
+            .trim_start_matches('/')
+            .to_string()
+    }
+
+    pub async fn get(&self, rel: &str) -> Result<Option<Bytes>, StorageError> {
+        match self.store.get(&self.path(rel)).await {
+            Ok(r) => r
+                .bytes()
+                .await
+                .map(Some)
+                .map_err(|source| StorageError::Io {
+                    path: rel.into(),
+                    source,
+                }),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(source) => Err(StorageError::Io {
+                path: rel.into(),
+                source,
+            }),
+        }
+    }
+
+    pub async fn put(&self, rel: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
+        self.store
+            .put(&self.path(rel), PutPayload::from(bytes))
+            .await
+            .map(|_| ())
+            .map_err(|source| StorageError::Io {
+                path: rel.into(),
+                source,
+            })
+    }
+
+    /// Writes only if nothing is there: the commit point of a table version.
+    pub async fn put_create(&self, rel: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match self
+            .store
+            .put_opts(&self.path(rel), PutPayload::from(bytes), opts)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                Err(StorageError::AlreadyExists { path: rel.into() })
+            }
+            Err(source) => Err(StorageError::Io {
+                path: rel.into(),
+                source,
+            }),
+        }
+    }
+
+    /// Root-relative paths of every object under a prefix.
+    pub async fn list(&self, rel_prefix: &str) -> Result<Vec<String>, StorageError> {
+        let prefix = self.path(rel_prefix);
+        let metas: Vec<_> =
+            self.store
+                .list(Some(&prefix))
+                .try_collect()
+                .await
+                .map_err(|source| StorageError::Io {
+                    path: rel_prefix.into(),
+                    source,
+                })?;
+        Ok(metas.iter().map(|m| self.relative(&m.location)).collect())
+    }
+
+    pub async fn delete(&self, rel: &str) -> Result<(), StorageError> {
+        self.store
+            .delete(&self.path(rel))
+            .await
+            .map_err(|source| StorageError::Io {
+                path: rel.into(),
+                source,
+            })
+    }
+}
+
+fn prefix_of(url: &url::Url) -> Path {
+    Path::from(url.path().trim_matches('/'))
+}
+
+fn absolute(path: &str) -> String {
+    let p = std::path::Path::new(path);
+    if p.is_absolute() {
+        path.into()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p).display().to_string())
+            .unwrap_or_else(|_| path.into())
+    }
+}
+
+/// `file://./data`, `file:///abs/data` or a bare path → an absolute directory.
+fn local_dir(url: &str) -> String {
+    let rest = url.strip_prefix("file://").unwrap_or(url);
+    absolute(rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn create_only_puts_refuse_to_overwrite() {
+        let s = Storage::open("memory://", &BTreeMap::new()).expect("memory");
+        s.put_create("_manifests/raw/x/1.json", b"a".to_vec())
+            .await
+            .expect("first");
+        let again = s.put_create("_manifests/raw/x/1.json", b"b".to_vec()).await;
+        assert!(matches!(again, Err(StorageError::AlreadyExists { .. })));
+        assert_eq!(
+            s.get("_manifests/raw/x/1.json")
+                .await
+                .expect("get")
+                .as_deref(),
+            Some(&b"a"[..])
+        );
+        assert_eq!(
+            s.list("_manifests/raw").await.expect("list"),
+            vec!["_manifests/raw/x/1.json".to_string()]
+        );
+    }
+
+    #[test]
+    fn urls_name_their_problem() {
+        let err = Storage::open("ftp://host/x", &BTreeMap::new()).expect_err("ftp");
+        assert!(
+            err.to_string().contains("unsupported scheme `ftp`"),
+            "{err}"
+        );
+        let s3 = Storage::open(
+            "s3://bucket/some/prefix",
+            &BTreeMap::from([("region".to_string(), "eu-west-1".to_string())]),
+        )
+        .expect("s3 builds offline");
+        assert_eq!(s3.path("raw/x").as_ref(), "some/prefix/raw/x");
+    }
+}

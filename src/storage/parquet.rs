@@ -1,0 +1,113 @@
+//! Rolling Parquet parts: zstd, dictionary strings, row groups flushed by size, a new part past
+//! the target size. Each part is streamed to the store (multipart), never held whole in memory.
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use object_store::buffered::BufWriter;
+use parquet::arrow::AsyncArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use super::manifest::FileEntry;
+use super::{Storage, StorageError};
+
+/// Row groups close at this size or row count, whichever comes first: memory stays bounded.
+const ROW_GROUP_BYTES: usize = 32 * 1024 * 1024;
+const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+pub struct PartWriter {
+    storage: Storage,
+    /// Root-relative directory of the parts.
+    dir: String,
+    run_id: String,
+    schema: SchemaRef,
+    target_bytes: usize,
+    current: Option<(String, AsyncArrowWriter<BufWriter>, u64)>,
+    next_part: u32,
+    files: Vec<FileEntry>,
+}
+
+fn props() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
+        .build()
+}
+
+impl PartWriter {
+    pub fn new(
+        storage: Storage,
+        dir: String,
+        run_id: String,
+        schema: SchemaRef,
+        target_bytes: usize,
+    ) -> PartWriter {
+        PartWriter {
+            storage,
+            dir,
+            run_id,
+            schema,
+            target_bytes,
+            current: None,
+            next_part: 0,
+            files: Vec::new(),
+        }
+    }
+
+    fn err(path: &str, e: impl std::fmt::Display) -> StorageError {
+        StorageError::Parquet {
+            path: path.into(),
+            message: e.to_string(),
+        }
+    }
+
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), StorageError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if self.current.is_none() {
+            let rel = format!(
+                "{}/part-{:05}-{}.parquet",
+                self.dir, self.next_part, self.run_id
+            );
+            self.next_part += 1;
+            let object = BufWriter::new(self.storage.object_store(), self.storage.path(&rel));
+            let writer = AsyncArrowWriter::try_new(object, self.schema.clone(), Some(props()))
+                .map_err(|e| Self::err(&rel, e))?;
+            self.current = Some((rel, writer, 0));
+        }
+        let Some((rel, writer, rows)) = self.current.as_mut() else {
+            return Ok(());
+        };
+        writer.write(batch).await.map_err(|e| Self::err(rel, e))?;
+        *rows += batch.num_rows() as u64;
+        if writer.bytes_written() + writer.in_progress_size() > self.target_bytes {
+            self.close_part().await?;
+        }
+        Ok(())
+    }
+
+    async fn close_part(&mut self) -> Result<(), StorageError> {
+        if let Some((rel, writer, rows)) = self.current.take() {
+            let meta = writer.close().await.map_err(|e| Self::err(&rel, e))?;
+            let bytes = meta
+                .row_groups()
+                .iter()
+                .map(|g| g.compressed_size() as u64)
+                .sum();
+            self.files.push(FileEntry {
+                path: rel,
+                rows,
+                bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Closes the open part; returns every part written.
+    pub async fn finish(mut self) -> Result<Vec<FileEntry>, StorageError> {
+        self.close_part().await?;
+        Ok(self.files)
+    }
+}
