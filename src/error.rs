@@ -19,6 +19,8 @@ pub enum Error {
     Permission(String),
     #[error("transient failure after retries: {0}")]
     Transient(String),
+    #[error("partial failure: {0}")]
+    Partial(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -31,6 +33,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::Usage(_) | Error::NotBuilt { .. } => 2,
+            Error::Partial(_) => 1,
             Error::Auth(_) => 3,
             Error::Permission(_) => 4,
             Error::Transient(_) | Error::Io { .. } => 5,

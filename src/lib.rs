@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod extract;
 pub mod sandbox;
 pub mod schema;
 pub mod storage;

@@ -37,8 +37,6 @@ fn help_documents_every_exit_code() {
 fn stages_not_built_yet_say_so_and_exit_2() {
     let dir = tempfile::tempdir().expect("tempdir");
     for stage in [
-        "run",
-        "extract",
         "transform",
         "load-visitors",
         "check",
@@ -65,7 +63,7 @@ fn a_bad_config_lists_every_problem_and_exits_2() {
     let config =
         "[stripe]\nmax_in_flight = 0\napi_key = \"nope\"\n\n[storage]\nurll = \"file://x\"\n";
     std::fs::write(dir.path().join("bad.toml"), config).expect("write");
-    let out = stripelake(&["--config", "bad.toml", "extract"], dir.path());
+    let out = stripelake(&["--config", "bad.toml", "transform"], dir.path());
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(err.contains("3 problems"), "{err}");
@@ -85,7 +83,7 @@ fn a_bad_config_lists_every_problem_and_exits_2() {
 fn the_documented_pipeline_toml_loads_cleanly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/pipeline.toml");
-    let out = stripelake(&["--config", example, "extract"], dir.path());
+    let out = stripelake(&["--config", example, "transform"], dir.path());
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("not built yet"),

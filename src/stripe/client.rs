@@ -142,6 +142,22 @@ impl StripeClient {
     /// GET with retries: 429s (honouring `Retry-After`), 5xx, timeouts, resets and cut-off or
     /// garbled bodies are retried with jittered backoff; other 4xx are returned at once.
     pub async fn get(&self, path: &str, query: &[(String, String)]) -> Result<Value, StripeError> {
+        self.get_counted(path, query, None).await
+    }
+
+    /// `get`, also counting into a stream's own stats.
+    pub async fn get_counted(
+        &self,
+        path: &str,
+        query: &[(String, String)],
+        mine: Option<&RequestStats>,
+    ) -> Result<Value, StripeError> {
+        let count = |f: fn(&RequestStats) -> &AtomicU64| {
+            f(&self.stats).fetch_add(1, Ordering::Relaxed);
+            if let Some(m) = mine {
+                f(m).fetch_add(1, Ordering::Relaxed);
+            }
+        };
         let url = format!("{}{}", self.config.api_base.trim_end_matches('/'), path);
         let mut failures = 0u32;
         let mut rate_limited = 0u32;
@@ -153,7 +169,7 @@ impl StripeClient {
                     .acquire()
                     .await
                     .map_err(|e| StripeError::Setup(e.to_string()))?;
-                self.stats.requests.fetch_add(1, Ordering::Relaxed);
+                count(|s| &s.requests);
                 self.attempt(&url, path, query).await
             };
             let last = match attempt {
@@ -163,7 +179,7 @@ impl StripeClient {
                 }
                 Attempt::Fail(e) => return Err(e),
                 Attempt::RateLimited(retry_after) => {
-                    self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    count(|s| &s.rate_limited);
                     self.limiter.on_rate_limited(retry_after);
                     rate_limited += 1;
                     // 429s are the limiter's job; give up only if they never stop.
@@ -186,7 +202,7 @@ impl StripeClient {
                     last,
                 });
             }
-            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            count(|s| &s.retries);
             tracing::debug!(path, attempt = failures, reason = %last, "Request retried.");
             tokio::time::sleep(backoff(self.config.retry_base, failures)).await;
         }

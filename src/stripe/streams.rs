@@ -44,6 +44,9 @@ pub struct StreamDef {
     pub children: &'static [ChildList],
     /// Re-list this many recent days every run: the stream changes without reliable events.
     pub reconcile_days: u32,
+    /// Backfill the whole history, not just the lookback: current state of old objects matters
+    /// (a subscription created two years ago and still active carries MRR today).
+    pub whole_history: bool,
     /// The restricted-key permission reading it needs.
     pub permission: &'static str,
     /// `schemas/<name>.json`.
@@ -72,6 +75,7 @@ const fn stream(
         expand: &[],
         children: &[],
         reconcile_days: 0,
+        whole_history: false,
         permission,
         schema,
     }
@@ -109,16 +113,20 @@ pub const STREAMS: &[StreamDef] = &[
         "rak_dispute_read",
         schema!("disputes"),
     ),
-    stream(
-        "customers",
-        "/v1/customers",
-        "customer",
-        "rak_customer_read",
-        schema!("customers"),
-    ),
+    StreamDef {
+        whole_history: true,
+        ..stream(
+            "customers",
+            "/v1/customers",
+            "customer",
+            "rak_customer_read",
+            schema!("customers"),
+        )
+    },
     StreamDef {
         params: &[("status", "all")],
         expand: &["discounts"],
+        whole_history: true,
         children: &[ChildList {
             field: "items",
             stream: "subscription_items",

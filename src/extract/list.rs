@@ -1,0 +1,351 @@
+//! Listing one stream: `created` slices processed concurrently, each split at the midpoint of
+//! its remaining range while it still has pages, so a large stream spreads over every request
+//! slot the rate limit allows. Pages decode straight to Arrow and go to the stream's writer.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arrow::record_batch::RecordBatch;
+use serde_json::Value;
+use tokio::sync::mpsc::Sender;
+use tokio::task::JoinSet;
+
+use crate::schema::{RowContext, StreamSchema};
+use crate::stripe::streams::{self, StreamDef};
+use crate::stripe::{RequestStats, StripeClient, StripeError};
+
+/// A slice is not split below this span: a second of objects fits in a few pages.
+const MIN_SPLIT_SECONDS: i64 = 2;
+const PAGE: &str = "100";
+
+/// Where one stream's rows go.
+pub struct Sink {
+    pub schema: StreamSchema,
+    pub tx: Sender<RecordBatch>,
+    pub rows: AtomicU64,
+}
+
+/// Everything a slice of one stream needs.
+pub struct StreamCtx {
+    pub def: &'static StreamDef,
+    pub client: StripeClient,
+    pub row_ctx: RowContext,
+    pub sink: Sink,
+    pub children: HashMap<&'static str, Sink>,
+    pub stats: RequestStats,
+    pub pages: AtomicU64,
+    pub max_slices: usize,
+    active: AtomicUsize,
+    /// Ids listed this run (incremental runs only): re-fetching them again would be a duplicate.
+    pub listed: Option<Mutex<HashSet<String>>>,
+    /// For the events stream: which objects changed, per stream, with the event's snapshot.
+    pub changes: Option<Mutex<HashMap<&'static str, HashMap<String, Value>>>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error(transparent)]
+    Stripe(#[from] StripeError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl StreamCtx {
+    pub fn new(
+        def: &'static StreamDef,
+        client: StripeClient,
+        row_ctx: RowContext,
+        sink: Sink,
+        children: HashMap<&'static str, Sink>,
+        max_slices: usize,
+        track_listed: bool,
+    ) -> StreamCtx {
+        StreamCtx {
+            def,
+            client,
+            row_ctx,
+            sink,
+            children,
+            stats: RequestStats::default(),
+            pages: AtomicU64::new(0),
+            max_slices,
+            active: AtomicUsize::new(0),
+            listed: track_listed.then(|| Mutex::new(HashSet::new())),
+            changes: None,
+        }
+    }
+
+    fn base_query(&self) -> Vec<(String, String)> {
+        let mut q: Vec<(String, String)> = self
+            .def
+            .params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        q.extend(
+            self.def
+                .expand
+                .iter()
+                .map(|e| ("expand[]".to_string(), format!("data.{e}"))),
+        );
+        q
+    }
+
+    /// Decodes objects (and their embedded children) into the sinks.
+    pub async fn emit(&self, objects: &[Value], deleted: bool) -> Result<(), ListError> {
+        if objects.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<_> = objects
+            .iter()
+            .map(|o| self.sink.schema.row(o, &self.row_ctx, deleted))
+            .collect();
+        send(&self.sink, &rows).await?;
+        if let Some(changes) = &self.changes {
+            let mut map = changes.lock().unwrap_or_else(|e| e.into_inner());
+            for event in objects {
+                let object = &event["data"]["object"];
+                let (Some(kind), Some(id)) = (object["object"].as_str(), object["id"].as_str())
+                else {
+                    continue;
+                };
+                if let Some(def) = streams::by_object(kind) {
+                    map.entry(def.name)
+                        .or_default()
+                        .insert(id.to_string(), object.clone());
+                }
+            }
+        }
+        if let Some(listed) = &self.listed {
+            let mut set = listed.lock().unwrap_or_else(|e| e.into_inner());
+            set.extend(
+                objects
+                    .iter()
+                    .filter_map(|o| o["id"].as_str().map(str::to_string)),
+            );
+        }
+        for child in self.def.children {
+            let Some(sink) = self.children.get(child.stream) else {
+                continue;
+            };
+            let mut rows = Vec::new();
+            for parent in objects {
+                for item in self.complete_child_list(parent, child).await? {
+                    rows.push(sink.schema.row(&item, &self.row_ctx, deleted));
+                }
+            }
+            send(sink, &rows).await?;
+        }
+        Ok(())
+    }
+
+    /// The embedded list's items, paged on through the sub-list only when it says `has_more`.
+    async fn complete_child_list(
+        &self,
+        parent: &Value,
+        child: &streams::ChildList,
+    ) -> Result<Vec<Value>, ListError> {
+        let list = &parent[child.field];
+        let mut items: Vec<Value> = list["data"].as_array().cloned().unwrap_or_default();
+        let mut has_more = list["has_more"].as_bool().unwrap_or(false);
+        let parent_id = parent["id"].as_str().unwrap_or_default();
+        while has_more {
+            let Some(last) = items
+                .last()
+                .and_then(|i| i["id"].as_str())
+                .map(str::to_string)
+            else {
+                break;
+            };
+            let mut query = vec![
+                ("limit".to_string(), PAGE.to_string()),
+                ("starting_after".to_string(), last),
+            ];
+            let path = match child.parent_param {
+                Some(param) => {
+                    query.push((param.to_string(), parent_id.to_string()));
+                    child.path.to_string()
+                }
+                None => child.path.replace("{id}", parent_id),
+            };
+            let page = self
+                .client
+                .get_counted(&path, &query, Some(&self.stats))
+                .await?;
+            self.pages.fetch_add(1, Ordering::Relaxed);
+            items.extend(page["data"].as_array().cloned().unwrap_or_default());
+            has_more = page["has_more"].as_bool().unwrap_or(false);
+        }
+        Ok(items)
+    }
+}
+
+async fn send(sink: &Sink, rows: &[serde_json::Map<String, Value>]) -> Result<(), ListError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let batch = sink
+        .schema
+        .batch(rows)
+        .map_err(|e| ListError::Internal(e.to_string()))?;
+    sink.rows
+        .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+    sink.tx
+        .send(batch)
+        .await
+        .map_err(|_| ListError::Internal(format!("{}: the writer stopped", sink.schema.stream)))
+}
+
+/// A `[lo, hi)` range of `created`, or the whole list when `None`.
+#[derive(Clone, Copy, Debug)]
+pub struct Slice {
+    pub range: Option<(i64, i64)>,
+}
+
+/// Lists everything in `ranges`, splitting slices as they prove large.
+pub async fn list(ctx: Arc<StreamCtx>, ranges: Vec<Slice>) -> Result<(), ListError> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Slice>();
+    let mut tasks: JoinSet<Result<(), ListError>> = JoinSet::new();
+    for slice in ranges {
+        ctx.active.fetch_add(1, Ordering::Relaxed);
+        tasks.spawn(run_slice(ctx.clone(), slice, tx.clone()));
+    }
+    loop {
+        tokio::select! {
+            Some(slice) = rx.recv() => {
+                tasks.spawn(run_slice(ctx.clone(), slice, tx.clone()));
+            }
+            joined = tasks.join_next() => match joined {
+                None => match rx.try_recv() {
+                    Ok(slice) => { tasks.spawn(run_slice(ctx.clone(), slice, tx.clone())); }
+                    Err(_) => return Ok(()),
+                },
+                Some(Ok(Ok(()))) => {}
+                Some(Ok(Err(e))) => {
+                    tasks.abort_all();
+                    return Err(e);
+                }
+                Some(Err(join)) => {
+                    tasks.abort_all();
+                    return Err(ListError::Internal(format!("a slice task failed: {join}")));
+                }
+            },
+        }
+    }
+}
+
+/// Pages one slice newest-first. While it has more, the rest of its range `[lo, t_last]` is
+/// halved: `[lo, mid)` becomes a new slice and this one continues in `[mid, t_last]` with the
+/// same cursor, so no object is skipped or listed twice.
+async fn run_slice(
+    ctx: Arc<StreamCtx>,
+    slice: Slice,
+    spawn: tokio::sync::mpsc::UnboundedSender<Slice>,
+) -> Result<(), ListError> {
+    let result = page_slice(&ctx, slice, &spawn).await;
+    ctx.active.fetch_sub(1, Ordering::Relaxed);
+    result
+}
+
+async fn page_slice(
+    ctx: &StreamCtx,
+    slice: Slice,
+    spawn: &tokio::sync::mpsc::UnboundedSender<Slice>,
+) -> Result<(), ListError> {
+    let mut range = slice.range;
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut query = ctx.base_query();
+        query.push(("limit".into(), PAGE.into()));
+        if let Some((lo, hi)) = range {
+            query.push(("created[gte]".into(), lo.to_string()));
+            query.push(("created[lt]".into(), hi.to_string()));
+        }
+        if let Some(c) = &cursor {
+            query.push(("starting_after".into(), c.clone()));
+        }
+        let page = ctx
+            .client
+            .get_counted(ctx.def.path, &query, Some(&ctx.stats))
+            .await?;
+        ctx.pages.fetch_add(1, Ordering::Relaxed);
+        let data = page["data"].as_array().cloned().unwrap_or_default();
+        ctx.emit(&data, false).await?;
+        let has_more = page["has_more"].as_bool().unwrap_or(false);
+        let Some(last) = data.last() else {
+            return Ok(());
+        };
+        if !has_more {
+            return Ok(());
+        }
+        cursor = last["id"].as_str().map(str::to_string);
+        let last_created = last["created"].as_i64();
+        if let (Some((lo, hi)), Some(t)) = (range, last_created)
+            && t - lo >= MIN_SPLIT_SECONDS
+            && ctx.active.load(Ordering::Relaxed) < ctx.max_slices
+        {
+            let mid = lo + (t - lo) / 2;
+            ctx.active.fetch_add(1, Ordering::Relaxed);
+            if spawn
+                .send(Slice {
+                    range: Some((lo, mid)),
+                })
+                .is_err()
+            {
+                ctx.active.fetch_sub(1, Ordering::Relaxed);
+            } else {
+                range = Some((mid, hi));
+            }
+        }
+    }
+}
+
+/// Re-fetches changed objects with the stream's expansions; gone ones become tombstones built
+/// from the event's last snapshot.
+pub async fn refetch(ctx: Arc<StreamCtx>, changed: Vec<(String, Value)>) -> Result<(), ListError> {
+    let already: HashSet<String> = ctx
+        .listed
+        .as_ref()
+        .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()).clone())
+        .unwrap_or_default();
+    let mut tasks: JoinSet<Result<(Value, bool), ListError>> = JoinSet::new();
+    for (id, snapshot) in changed.into_iter().filter(|(id, _)| !already.contains(id)) {
+        let ctx = ctx.clone();
+        tasks.spawn(async move {
+            let query: Vec<(String, String)> = ctx
+                .def
+                .expand
+                .iter()
+                .map(|e| ("expand[]".to_string(), e.to_string()))
+                .collect();
+            let path = format!("{}/{}", ctx.def.path, id);
+            match ctx
+                .client
+                .get_counted(&path, &query, Some(&ctx.stats))
+                .await
+            {
+                Ok(v) if v["deleted"] == true => Ok((snapshot, true)),
+                Ok(v) => Ok((v, false)),
+                Err(StripeError::NotFound { .. }) => Ok((snapshot, true)),
+                Err(e) => Err(e.into()),
+            }
+        });
+    }
+    let mut live = Vec::new();
+    let mut gone = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (object, deleted) = joined.map_err(|e| ListError::Internal(e.to_string()))??;
+        ctx.pages.fetch_add(1, Ordering::Relaxed);
+        if deleted {
+            gone.push(object)
+        } else {
+            live.push(object)
+        }
+        if live.len() >= 100 {
+            ctx.emit(&std::mem::take(&mut live), false).await?;
+        }
+    }
+    ctx.emit(&live, false).await?;
+    ctx.emit(&gone, true).await
+}

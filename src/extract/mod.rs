@@ -1,0 +1,528 @@
+//! Extraction (DESIGN.md §3–§4): every selected stream of every account, backfilled by
+//! `created` windows on the first run and kept current through `/v1/events` afterwards; data
+//! files first, then the create-only manifest, then the cursor.
+
+pub mod command;
+mod list;
+pub mod summary;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use crate::schema::{RowContext, StreamSchema};
+use crate::storage::manifest::{self, Change, FileEntry};
+use crate::storage::parquet::PartWriter;
+use crate::storage::state::{self, StreamState};
+use crate::storage::{Storage, StorageError};
+use crate::stripe::streams::{self, StreamDef, Sync};
+use crate::stripe::{StripeClient, StripeError};
+use list::{ListError, Sink, Slice, StreamCtx};
+pub use summary::{Failure, StreamOutcome};
+
+const DAY: i64 = 86_400;
+/// Stripe keeps events for 30 days; a cursor older than this cannot be caught up from them.
+pub const EVENT_RETENTION_GUARD: i64 = 29 * DAY;
+/// No Stripe object is older than this (2010-01-01): the lower bound of a whole-history backfill.
+const STRIPE_EPOCH: i64 = 1_262_304_000;
+
+/// What one extraction run is asked to do.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub run_id: String,
+    pub now: i64,
+    /// Lower bound of a backfill (lookback or `--since`).
+    pub since: i64,
+    /// Upper bound of every window (`--until`, default now).
+    pub until: i64,
+    pub full_refresh: bool,
+    pub overlap: i64,
+    pub event_lag: i64,
+    pub part_target_bytes: usize,
+    pub stripe_version: String,
+    pub streams: Vec<&'static StreamDef>,
+    pub max_slices: usize,
+}
+
+/// Changed objects per stream, from the events of this run: id → the event's last snapshot.
+type Changes = HashMap<&'static str, HashMap<String, Value>>;
+
+/// Extracts every selected stream of one account.
+pub async fn extract_account(
+    storage: &Storage,
+    client: &StripeClient,
+    plan: &Plan,
+) -> Result<Vec<StreamOutcome>, StripeError> {
+    let (account, account_object) = resolve_account(client).await?;
+    let mut outcomes = Vec::new();
+    let parents: Vec<&'static StreamDef> = plan
+        .streams
+        .iter()
+        .copied()
+        .filter(|d| d.sync != Sync::Child)
+        .collect();
+    let needs_events = parents.iter().any(|d| d.sync == Sync::Incremental);
+    let mut changes = Changes::new();
+    let mut events_fresh = false;
+    if needs_events {
+        let (outcome, collected, fresh) = run_events(storage, client, plan, &account).await;
+        if let Some(Failure::Auth(_)) = &outcome.failure {
+            return Err(StripeError::Auth {
+                status: 401,
+                message: outcome.failure.map(|f| f.to_string()).unwrap_or_default(),
+            });
+        }
+        events_fresh = fresh && outcome.failure.is_none();
+        changes = collected;
+        outcomes.push(outcome);
+    }
+    let mut handles: Vec<JoinHandle<StreamOutcome>> = Vec::new();
+    for def in parents.into_iter().filter(|d| d.name != "events") {
+        let (storage, client, plan, account) = (
+            storage.clone(),
+            client.clone(),
+            plan.clone(),
+            account.clone(),
+        );
+        let changed: Vec<(String, Value)> = changes
+            .remove(def.name)
+            .map(|m| m.into_iter().collect())
+            .unwrap_or_default();
+        let snapshot = account_object.clone();
+        handles.push(tokio::spawn(async move {
+            run_stream(
+                &storage,
+                &client,
+                &plan,
+                &account,
+                def,
+                events_fresh,
+                changed,
+                snapshot,
+            )
+            .await
+        }));
+    }
+    for h in handles {
+        match h.await {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(e) => outcomes.push(StreamOutcome::internal("?", e.to_string())),
+        }
+    }
+    if let Some(auth) = outcomes.iter().find_map(|o| match &o.failure {
+        Some(Failure::Auth(m)) => Some(m.clone()),
+        _ => None,
+    }) {
+        return Err(StripeError::Auth {
+            status: 401,
+            message: auth,
+        });
+    }
+    Ok(outcomes)
+}
+
+/// The account id used in paths and state: the Connect account, else `/v1/account`'s id.
+async fn resolve_account(client: &StripeClient) -> Result<(String, Option<Value>), StripeError> {
+    match client.get("/v1/account", &[]).await {
+        Ok(v) => Ok((
+            client
+                .account()
+                .map(str::to_string)
+                .or_else(|| v["id"].as_str().map(str::to_string))
+                .unwrap_or_else(|| "self".into()),
+            Some(v),
+        )),
+        Err(StripeError::Auth { status, message }) => Err(StripeError::Auth { status, message }),
+        // Reading the account needs its own permission; without it the key's account is "self".
+        Err(_) => Ok((client.account().unwrap_or("self").to_string(), None)),
+    }
+}
+
+fn row_ctx(plan: &Plan, account: &str) -> RowContext {
+    RowContext {
+        run_id: plan.run_id.clone(),
+        extracted_at_ms: plan.now * 1000,
+        account: account.into(),
+        stripe_version: plan.stripe_version.clone(),
+    }
+}
+
+/// A stream's Parquet writer task: the files it wrote once its sink closes.
+type Writer = JoinHandle<Result<Vec<FileEntry>, StorageError>>;
+
+/// A stream's writer task and the sink that feeds it.
+fn open_sink(
+    storage: &Storage,
+    plan: &Plan,
+    account: &str,
+    def: &StreamDef,
+) -> Result<(Sink, Writer), String> {
+    let schema = StreamSchema::parse(def.name, def.schema).map_err(|e| e.to_string())?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let dir = format!("raw/{}/account={}", def.name, account);
+    let mut writer = PartWriter::new(
+        storage.clone(),
+        dir,
+        plan.run_id.clone(),
+        schema.arrow.clone(),
+        plan.part_target_bytes,
+    );
+    let task = tokio::spawn(async move {
+        while let Some(batch) = rx.recv().await {
+            writer.write(&batch).await?;
+        }
+        writer.finish().await
+    });
+    Ok((
+        Sink {
+            schema,
+            tx,
+            rows: Default::default(),
+        },
+        task,
+    ))
+}
+
+/// The events stream: its rows, plus which objects changed (for the other streams).
+async fn run_events(
+    storage: &Storage,
+    client: &StripeClient,
+    plan: &Plan,
+    account: &str,
+) -> (StreamOutcome, Changes, bool) {
+    let def = streams::find("events").expect("events is registered");
+    let started = Instant::now();
+    let previous = state::load(storage, account, def.name).await.ok().flatten();
+    let hi = plan.until.min(plan.now - plan.event_lag);
+    let cursor = previous.as_ref().and_then(|s| s.events_cursor);
+    let fresh = !plan.full_refresh && cursor.is_some_and(|c| c >= plan.now - EVENT_RETENTION_GUARD);
+    let (lo, mode, reason) = match cursor {
+        _ if plan.full_refresh => (
+            plan.now - 30 * DAY,
+            "backfill",
+            Some("full refresh requested".to_string()),
+        ),
+        Some(c) if fresh => (c - plan.overlap, "incremental", None),
+        Some(c) => (
+            plan.now - 30 * DAY,
+            "backfill",
+            Some(format!(
+                "event cursor is {} days old and Stripe keeps events for 30: every incremental stream is re-backfilled",
+                (plan.now - c) / DAY
+            )),
+        ),
+        None => (plan.now - 30 * DAY, "backfill", None),
+    };
+    let mut outcome = StreamOutcome::new(def.name, mode, reason);
+    let result = collect_events(storage, client, plan, account, def, lo, hi).await;
+    outcome.finish(
+        started,
+        &result.as_ref().map(|r| r.1.clone()).map_err(|e| e.clone()),
+    );
+    match result {
+        Ok((changes, _)) => {
+            let state = StreamState {
+                stream: def.name.into(),
+                account: account.into(),
+                created_cursor: Some(hi),
+                events_cursor: Some(hi),
+                since: Some(lo),
+                last_run_id: plan.run_id.clone(),
+                updated_at: chrono::Utc::now().to_rfc3339(),
+            };
+            if let Err(e) = state::save(storage, &state).await {
+                outcome.failure = Some(Failure::Storage(e.to_string()));
+            }
+            (outcome, changes, fresh)
+        }
+        Err(_) => (outcome, Changes::new(), false),
+    }
+}
+
+async fn collect_events(
+    storage: &Storage,
+    client: &StripeClient,
+    plan: &Plan,
+    account: &str,
+    def: &'static StreamDef,
+    lo: i64,
+    hi: i64,
+) -> Result<(Changes, summary::Counts), Failure> {
+    let (sink, writer) = open_sink(storage, plan, account, def).map_err(Failure::Internal)?;
+    let mut ctx = StreamCtx::new(
+        def,
+        client.clone(),
+        row_ctx(plan, account),
+        sink,
+        HashMap::new(),
+        plan.max_slices,
+        false,
+    );
+    ctx.changes = Some(Default::default());
+    let ctx = Arc::new(ctx);
+    let listed = list::list(ctx.clone(), initial_slices(lo, hi)).await;
+    let counts = summary::Counts::of(&ctx);
+    let ctx = Arc::try_unwrap(ctx)
+        .map_err(|_| Failure::Internal("events context still shared".into()))?;
+    let changes = ctx
+        .changes
+        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .unwrap_or_default();
+    drop(ctx.sink.tx);
+    let files = writer
+        .await
+        .map_err(|e| Failure::Internal(e.to_string()))?
+        .map_err(|e| Failure::Storage(e.to_string()));
+    listed.map_err(Failure::from)?;
+    let files = files?;
+    let table = format!("raw/{}", def.name);
+    manifest::commit(storage, &table, &plan.run_id, &files, Change::Append)
+        .await
+        .map_err(|e| Failure::Storage(e.to_string()))?;
+    Ok((changes, counts.with_files(&files)))
+}
+
+/// Eight equal slices for long windows (they split further as needed), one otherwise.
+fn initial_slices(lo: i64, hi: i64) -> Vec<Slice> {
+    if hi <= lo {
+        return Vec::new();
+    }
+    let n = if hi - lo > 8 * DAY { 8 } else { 1 };
+    let step = (hi - lo) / n;
+    (0..n)
+        .map(|i| Slice {
+            range: Some((
+                lo + i * step,
+                if i == n - 1 { hi } else { lo + (i + 1) * step },
+            )),
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_stream(
+    storage: &Storage,
+    client: &StripeClient,
+    plan: &Plan,
+    account: &str,
+    def: &'static StreamDef,
+    events_fresh: bool,
+    changed: Vec<(String, Value)>,
+    account_object: Option<Value>,
+) -> StreamOutcome {
+    let started = Instant::now();
+    let previous = match state::load(storage, account, def.name).await {
+        Ok(s) => s,
+        Err(e) => return StreamOutcome::failed(def.name, Failure::Storage(e.to_string())),
+    };
+    let (mode, reason, slices, refetch) =
+        choose_mode(def, plan, previous.as_ref(), events_fresh, changed);
+    let mut outcome = StreamOutcome::new(def.name, mode, reason);
+    let result = run_stream_inner(
+        storage,
+        client,
+        plan,
+        account,
+        def,
+        &slices,
+        refetch,
+        account_object,
+    )
+    .await;
+    outcome.finish(started, &result);
+    if result.is_ok() && def.sync == Sync::Incremental {
+        let since = match mode {
+            "incremental" => previous.as_ref().and_then(|s| s.since),
+            _ => slices.first().and_then(|s| s.range).map(|r| r.0),
+        };
+        let state = StreamState {
+            stream: def.name.into(),
+            account: account.into(),
+            created_cursor: Some(plan.until),
+            events_cursor: Some(plan.now - plan.event_lag),
+            since,
+            last_run_id: plan.run_id.clone(),
+            updated_at: chrono::Utc::now().to_rfc3339(),
+        };
+        if let Err(e) = state::save(storage, &state).await {
+            outcome.failure = Some(Failure::Storage(e.to_string()));
+        }
+    }
+    outcome
+}
+
+type Mode = (
+    &'static str,
+    Option<String>,
+    Vec<Slice>,
+    Vec<(String, Value)>,
+);
+
+fn choose_mode(
+    def: &StreamDef,
+    plan: &Plan,
+    previous: Option<&StreamState>,
+    events_fresh: bool,
+    changed: Vec<(String, Value)>,
+) -> Mode {
+    match def.sync {
+        Sync::FullRefresh => {
+            return (
+                "full_refresh",
+                None,
+                vec![Slice { range: None }],
+                Vec::new(),
+            );
+        }
+        Sync::Snapshot => return ("snapshot", None, Vec::new(), Vec::new()),
+        Sync::Child | Sync::Incremental => {}
+    }
+    let backfill_lo = if def.whole_history {
+        STRIPE_EPOCH.min(plan.since)
+    } else {
+        previous.and_then(|s| s.since).unwrap_or(plan.since)
+    };
+    let backfill = |reason: Option<String>| {
+        (
+            "backfill",
+            reason,
+            initial_slices(backfill_lo, plan.until),
+            Vec::new(),
+        )
+    };
+    let Some(prev) = previous else {
+        return backfill(None);
+    };
+    if plan.full_refresh {
+        return backfill(Some("full refresh requested".into()));
+    }
+    if !events_fresh {
+        return backfill(Some(
+            "no usable event cursor (older than 29 days, or events failed): re-backfilled".into(),
+        ));
+    }
+    let mut lo = prev.created_cursor.unwrap_or(plan.since) - plan.overlap;
+    if def.reconcile_days > 0 {
+        lo = lo.min(plan.now - def.reconcile_days as i64 * DAY);
+    }
+    ("incremental", None, initial_slices(lo, plan.until), changed)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_stream_inner(
+    storage: &Storage,
+    client: &StripeClient,
+    plan: &Plan,
+    account: &str,
+    def: &'static StreamDef,
+    slices: &[Slice],
+    refetch: Vec<(String, Value)>,
+    account_object: Option<Value>,
+) -> Result<summary::Counts, Failure> {
+    let (sink, writer) = open_sink(storage, plan, account, def).map_err(Failure::Internal)?;
+    let mut children = HashMap::new();
+    let mut child_writers = Vec::new();
+    for child in def.children {
+        let child_def = streams::find(child.stream)
+            .ok_or_else(|| Failure::Internal(format!("unknown child stream {}", child.stream)))?;
+        if plan.streams.iter().any(|s| s.name == child_def.name) {
+            let (child_sink, child_writer) =
+                open_sink(storage, plan, account, child_def).map_err(Failure::Internal)?;
+            children.insert(child_def.name, child_sink);
+            child_writers.push((child_def, child_writer));
+        }
+    }
+    let incremental = !refetch.is_empty();
+    let ctx = Arc::new(StreamCtx::new(
+        def,
+        client.clone(),
+        row_ctx(plan, account),
+        sink,
+        children,
+        plan.max_slices,
+        incremental,
+    ));
+    let listed = match def.sync {
+        Sync::Snapshot => snapshot(&ctx, account_object).await,
+        _ => list::list(ctx.clone(), slices.to_vec()).await,
+    };
+    let listed = match listed {
+        Ok(()) if incremental => list::refetch(ctx.clone(), refetch).await,
+        other => other,
+    };
+    let counts = summary::Counts::of(&ctx);
+    let child_rows: Vec<(&str, u64)> = ctx
+        .children
+        .iter()
+        .map(|(k, s)| (*k, s.rows.load(Ordering::Relaxed)))
+        .collect();
+    drop(
+        Arc::try_unwrap(ctx)
+            .map_err(|_| Failure::Internal("stream context still shared".into()))?,
+    );
+    let files = writer
+        .await
+        .map_err(|e| Failure::Internal(e.to_string()))?
+        .map_err(|e| Failure::Storage(e.to_string()));
+    let mut child_files = Vec::new();
+    for (child_def, w) in child_writers {
+        child_files.push((
+            child_def,
+            w.await
+                .map_err(|e| Failure::Internal(e.to_string()))?
+                .map_err(|e| Failure::Storage(e.to_string()))?,
+        ));
+    }
+    listed.map_err(Failure::from)?;
+    let files = files?;
+    // Children first: a crash between the two commits leaves the parent to redo both.
+    for (child_def, files) in &child_files {
+        commit_table(storage, plan, account, child_def, def.sync, files).await?;
+    }
+    commit_table(storage, plan, account, def, def.sync, &files).await?;
+    Ok(counts.with_files(&files).with_children(child_rows))
+}
+
+/// A full refresh replaces this account's files; everything else appends.
+async fn commit_table(
+    storage: &Storage,
+    plan: &Plan,
+    account: &str,
+    def: &StreamDef,
+    sync: Sync,
+    files: &[FileEntry],
+) -> Result<(), Failure> {
+    let prefix = format!("raw/{}/account={}/", def.name, account);
+    let change = if sync == Sync::FullRefresh {
+        Change::ReplacePrefix(&prefix)
+    } else {
+        Change::Append
+    };
+    manifest::commit(
+        storage,
+        &format!("raw/{}", def.name),
+        &plan.run_id,
+        files,
+        change,
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| Failure::Storage(e.to_string()))
+}
+
+async fn snapshot(ctx: &StreamCtx, account_object: Option<Value>) -> Result<(), ListError> {
+    let object = match (ctx.def.name, account_object) {
+        ("account", Some(v)) => v,
+        _ => {
+            ctx.pages.fetch_add(1, Ordering::Relaxed);
+            ctx.client
+                .get_counted(ctx.def.path, &[], Some(&ctx.stats))
+                .await?
+        }
+    };
+    ctx.emit(&[object], false).await
+}

@@ -1,0 +1,148 @@
+//! What a run reports: per stream rows, pages, requests, retries, 429s, duration, mode, the
+//! reason for any re-backfill, and failures — typed, so the exit code follows from them.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::list::{ListError, StreamCtx};
+use crate::storage::manifest::FileEntry;
+use crate::stripe::StripeError;
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", content = "message", rename_all = "snake_case")]
+pub enum Failure {
+    Auth(String),
+    /// A restricted-key permission is missing; the message names it.
+    Permission(String),
+    /// Retries ran out (5xx, timeouts, resets): Airflow should retry later.
+    Transient(String),
+    Api(String),
+    Storage(String),
+    Internal(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Auth(m)
+            | Failure::Permission(m)
+            | Failure::Transient(m)
+            | Failure::Api(m)
+            | Failure::Storage(m)
+            | Failure::Internal(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<ListError> for Failure {
+    fn from(e: ListError) -> Failure {
+        match e {
+            ListError::Stripe(s) => s.into(),
+            ListError::Internal(m) => Failure::Internal(m),
+        }
+    }
+}
+
+impl From<StripeError> for Failure {
+    fn from(e: StripeError) -> Failure {
+        match &e {
+            StripeError::Auth { .. } => Failure::Auth(e.to_string()),
+            StripeError::Permission {
+                permission,
+                message,
+                ..
+            } => Failure::Permission(match permission {
+                Some(p) => format!(
+                    "add the `{p}` read permission to the restricted key (Stripe said: {message})"
+                ),
+                None => e.to_string(),
+            }),
+            StripeError::Exhausted { .. } => Failure::Transient(e.to_string()),
+            _ => Failure::Api(e.to_string()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Counts {
+    pub rows: u64,
+    pub pages: u64,
+    pub requests: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+    pub files: usize,
+    pub bytes: u64,
+    pub child_rows: Vec<(String, u64)>,
+}
+
+impl Counts {
+    pub(super) fn of(ctx: &StreamCtx) -> Counts {
+        let (requests, retries, rate_limited) = ctx.stats.snapshot();
+        Counts {
+            rows: ctx.sink.rows.load(Ordering::Relaxed),
+            pages: ctx.pages.load(Ordering::Relaxed),
+            requests,
+            retries,
+            rate_limited,
+            ..Counts::default()
+        }
+    }
+
+    pub fn with_files(mut self, files: &[FileEntry]) -> Counts {
+        self.files = files.len();
+        self.bytes = files.iter().map(|f| f.bytes).sum();
+        self
+    }
+
+    pub fn with_children(mut self, rows: Vec<(&str, u64)>) -> Counts {
+        self.child_rows = rows.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        self
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StreamOutcome {
+    pub stream: String,
+    /// backfill | incremental | full_refresh | snapshot
+    pub mode: String,
+    /// Why the stream was re-backfilled, when it was.
+    pub resync_reason: Option<String>,
+    #[serde(flatten)]
+    pub counts: Counts,
+    pub duration_seconds: f64,
+    pub failure: Option<Failure>,
+}
+
+impl StreamOutcome {
+    pub fn new(stream: &str, mode: &str, reason: Option<String>) -> StreamOutcome {
+        StreamOutcome {
+            stream: stream.into(),
+            mode: mode.into(),
+            resync_reason: reason,
+            counts: Counts::default(),
+            duration_seconds: 0.0,
+            failure: None,
+        }
+    }
+
+    pub fn failed(stream: &str, failure: Failure) -> StreamOutcome {
+        StreamOutcome {
+            failure: Some(failure),
+            ..StreamOutcome::new(stream, "none", None)
+        }
+    }
+
+    pub fn internal(stream: &str, message: String) -> StreamOutcome {
+        StreamOutcome::failed(stream, Failure::Internal(message))
+    }
+
+    pub fn finish(&mut self, started: Instant, result: &Result<Counts, Failure>) {
+        self.duration_seconds = started.elapsed().as_secs_f64();
+        match result {
+            Ok(c) => self.counts = c.clone(),
+            Err(f) => self.failure = Some(f.clone()),
+        }
+    }
+}
