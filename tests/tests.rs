@@ -6,6 +6,8 @@ mod support;
 
 /// The binary: help, exit codes, config errors, stages not built yet, demo.
 mod cli;
+/// Extraction over HTTP: exact backfills, faults, crashes, incremental runs, errors, secrets.
+mod extract;
 /// The generated account: coherent, complete for every lifecycle, deterministic by seed.
 mod sandbox_account;
 /// Auth, restricted-key permissions, modes, rate limiting and injected faults.

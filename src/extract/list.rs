@@ -223,16 +223,22 @@ pub async fn list(ctx: Arc<StreamCtx>, ranges: Vec<Slice>) -> Result<(), ListErr
                 },
                 Some(Ok(Ok(()))) => {}
                 Some(Ok(Err(e))) => {
-                    tasks.abort_all();
+                    stop(&mut tasks).await;
                     return Err(e);
                 }
                 Some(Err(join)) => {
-                    tasks.abort_all();
+                    stop(&mut tasks).await;
                     return Err(ListError::Internal(format!("a slice task failed: {join}")));
                 }
             },
         }
     }
+}
+
+/// Cancels the remaining tasks and waits until they are gone (they hold the stream's sinks).
+async fn stop<T: 'static>(tasks: &mut JoinSet<T>) {
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
 }
 
 /// Pages one slice newest-first. While it has more, the rest of its range `[lo, t_last]` is
@@ -335,7 +341,16 @@ pub async fn refetch(ctx: Arc<StreamCtx>, changed: Vec<(String, Value)>) -> Resu
     let mut live = Vec::new();
     let mut gone = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        let (object, deleted) = joined.map_err(|e| ListError::Internal(e.to_string()))??;
+        let fetched = joined
+            .map_err(|e| ListError::Internal(e.to_string()))
+            .and_then(|r| r);
+        let (object, deleted) = match fetched {
+            Ok(v) => v,
+            Err(e) => {
+                stop(&mut tasks).await;
+                return Err(e);
+            }
+        };
         ctx.pages.fetch_add(1, Ordering::Relaxed);
         if deleted {
             gone.push(object)

@@ -32,6 +32,8 @@ pub struct Account {
     pub account: Value,
     pub catalog: Catalog,
     pub config: GenConfig,
+    /// How many mutations were applied (seeds their ids).
+    pub mutations: u64,
 }
 
 pub fn generate(cfg: &GenConfig) -> Account {
@@ -72,6 +74,7 @@ pub fn generate(cfg: &GenConfig) -> Account {
         account,
         catalog,
         config: cfg.clone(),
+        mutations: 0,
     }
 }
 

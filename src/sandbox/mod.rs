@@ -7,6 +7,7 @@ pub mod catalog;
 mod expand;
 pub mod generate;
 pub mod money;
+pub mod mutate;
 pub mod oracle;
 mod payments;
 pub mod render;
@@ -212,6 +213,11 @@ impl Sandbox {
     /// Read access to the test-mode account (the truth tests compare against).
     pub fn with_account<R>(&self, f: impl FnOnce(&Account) -> R) -> R {
         f(&self.state.test.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Changes the test-mode account while it is served (see `mutate`).
+    pub fn mutate<R>(&self, f: impl FnOnce(&mut Account) -> R) -> R {
+        f(&mut self.state.test.write().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub fn stop(&self) {
