@@ -80,6 +80,15 @@ pub enum Command {
     /// The Stripe-compatible sandbox account.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Benchmarks (not tests): figures go to BENCHMARKS.md.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Extraction against the sandbox at Stripe's pace, or CPU-bound with --cpu.
+    Extract(crate::bench::BenchExtractArgs),
 }
 
 /// Flags of the stages; accepted now so scripts can be written against the final interface.
@@ -209,6 +218,13 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             "querying committed tables is issue #7",
         ),
         Command::Demo(args) => demo(args).await,
+        Command::Bench(BenchCommand::Extract(args)) => {
+            let report = crate::bench::extract(args)
+                .await
+                .map_err(|e| Error::io("extraction benchmark", e))?;
+            telemetry::print_summary(&report);
+            Ok(())
+        }
         Command::Sandbox(SandboxCommand::Serve(args)) => serve(args).await,
         Command::Sandbox(SandboxCommand::Oracle(args)) => oracle(args),
         Command::Sandbox(SandboxCommand::Bench(args)) => {

@@ -6,6 +6,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -607,3 +607,74 @@ async fn every_registered_stream_has_a_schema_sandbox_support_and_its_permission
         );
     }
 }
+
+#[tokio::test]
+async fn connect_accounts_are_extracted_under_their_own_paths_and_cursors() {
+    let sb = support::start(42, 0.1).await;
+    let account = sb
+        .with_account(|a| a.account["id"].as_str().map(str::to_string))
+        .expect("account id");
+    let root = tempfile::tempdir().expect("root");
+    let out = extract(
+        &sb,
+        root.path(),
+        KEY,
+        NOW,
+        &["--accounts", &account, "--streams", "charges"],
+    )
+    .await;
+    let s = summary(&out);
+    assert_eq!(out.status.code(), Some(0), "{s}");
+    assert_eq!(s["accounts"][0]["account"], account.as_str());
+    assert!(
+        root.path()
+            .join(format!("raw/charges/account={account}"))
+            .is_dir()
+    );
+    assert!(
+        root.path()
+            .join(format!("_state/{account}/charges.json"))
+            .is_file()
+    );
+    let other = extract(
+        &sb,
+        root.path(),
+        KEY,
+        NOW,
+        &["--accounts", "acct_1SomebodyElse", "--streams", "charges"],
+    )
+    .await;
+    assert_ne!(
+        other.status.code(),
+        Some(0),
+        "an account the key cannot reach must fail"
+    );
+    assert!(String::from_utf8_lossy(&other.stdout).contains("does not have access to account"));
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_for_airflow() {
+    let sb = support::start(42, 0.1).await;
+    let root = tempfile::tempdir().expect("root");
+    let out = extract(
+        &sb,
+        root.path(),
+        KEY,
+        NOW,
+        &["--log-format", "json", "--streams", "customers"],
+    )
+    .await;
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        let v: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            v["level"].is_string() && v["timestamp"].is_string(),
+            "{line}"
+        );
+    }
+    assert!(stderr.contains("\"stream\":\"customers\""), "{stderr}");
+}

@@ -218,12 +218,13 @@ async fn run_accounts(
     for account in accounts {
         let client = StripeClient::new(client_config.clone(), key, account.clone())
             .map_err(|e| Error::Usage(e.to_string()))?;
-        let outcomes = extract_account(&storage, &client, &plan)
-            .await
-            .map_err(|e| match e {
-                StripeError::Auth { message, .. } => Error::Auth(message),
-                other => Error::Transient(other.to_string()),
-            })?;
+        let progress = Progress::start(&client, account.as_deref().unwrap_or("the key's account"));
+        let outcomes = extract_account(&storage, &client, &plan).await;
+        progress.finish();
+        let outcomes = outcomes.map_err(|e| match e {
+            StripeError::Auth { message, .. } => Error::Auth(message),
+            other => Error::Transient(other.to_string()),
+        })?;
         for o in &outcomes {
             match &o.failure {
                 None => {
@@ -235,6 +236,59 @@ async fn run_accounts(
         results.push((account.unwrap_or_else(|| "self".into()), outcomes));
     }
     Ok(results)
+}
+
+/// A live line on a terminal (requests, current rate, 429s); nothing when stderr is not a TTY,
+/// so Airflow logs stay plain.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    ticker: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(client: &StripeClient, account: &str) -> Progress {
+        use std::io::IsTerminal;
+        if !std::io::stderr().is_terminal() || std::env::var_os("STRIPELAKE_NO_PROGRESS").is_some()
+        {
+            return Progress {
+                bar: None,
+                ticker: None,
+            };
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} extracting {prefix}: {msg} [{elapsed}]",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(account.to_string());
+        let (b, c) = (bar.clone(), client.clone());
+        let ticker = tokio::spawn(async move {
+            loop {
+                let (requests, retries, limited) = c.stats.snapshot();
+                b.set_message(format!(
+                    "{requests} requests, {retries} retries, {limited} × 429, pacing {:.0} req/s",
+                    c.current_rate()
+                ));
+                b.tick();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+        Progress {
+            bar: Some(bar),
+            ticker: Some(ticker),
+        }
+    }
+
+    fn finish(self) {
+        if let Some(t) = self.ticker {
+            t.abort();
+        }
+        if let Some(b) = self.bar {
+            b.finish_and_clear();
+        }
+    }
 }
 
 /// The run's clock: now, or `STRIPELAKE_NOW` (Unix seconds) so tests and replays can pin it.

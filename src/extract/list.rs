@@ -110,10 +110,23 @@ impl StreamCtx {
                 else {
                     continue;
                 };
-                if let Some(def) = streams::by_object(kind) {
-                    map.entry(def.name)
-                        .or_default()
-                        .insert(id.to_string(), object.clone());
+                let Some(def) = streams::by_object(kind) else {
+                    continue;
+                };
+                // Only a deletion needs the last snapshot (for its tombstone); keeping every
+                // changed object of 30 days would make memory grow with the account.
+                let deletion = event["type"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with(".deleted"));
+                let entry = map
+                    .entry(def.name)
+                    .or_default()
+                    .entry(id.to_string())
+                    .or_insert(Value::Null);
+                if deletion {
+                    *entry = object.clone();
+                } else if entry.is_null() {
+                    *entry = serde_json::json!({"id": id, "object": kind});
                 }
             }
         }
@@ -286,9 +299,10 @@ async fn page_slice(
             return Ok(());
         }
         cursor = last["id"].as_str().map(str::to_string);
+        let first_created = data.first().and_then(|o| o["created"].as_i64());
         let last_created = last["created"].as_i64();
-        if let (Some((lo, hi)), Some(t)) = (range, last_created)
-            && t - lo >= MIN_SPLIT_SECONDS
+        if let (Some((lo, hi)), Some(t_first), Some(t)) = (range, first_created, last_created)
+            && worth_splitting(lo, t_first, t, data.len())
             && ctx.active.load(Ordering::Relaxed) < ctx.max_slices
         {
             let mid = lo + (t - lo) / 2;
@@ -305,6 +319,19 @@ async fn page_slice(
             }
         }
     }
+}
+
+/// Every slice ends on a partial page, so a split must leave each half several pages: the page
+/// just read says how dense `created` is, which predicts what `[lo, t_last]` still holds.
+fn worth_splitting(lo: i64, t_first: i64, t_last: i64, page_len: usize) -> bool {
+    const MIN_PAGES_LEFT: f64 = 4.0;
+    let remaining_span = t_last - lo;
+    if remaining_span < MIN_SPLIT_SECONDS {
+        return false;
+    }
+    let page_span = (t_first - t_last).max(1) as f64;
+    let expected_left = remaining_span as f64 * page_len as f64 / page_span;
+    expected_left >= MIN_PAGES_LEFT * page_len.max(1) as f64
 }
 
 /// Re-fetches changed objects with the stream's expansions; gone ones become tombstones built
@@ -363,4 +390,19 @@ pub async fn refetch(ctx: Arc<StreamCtx>, changed: Vec<(String, Value)>) -> Resu
     }
     ctx.emit(&live, false).await?;
     ctx.emit(&gone, true).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worth_splitting;
+
+    #[test]
+    fn splits_only_when_each_half_keeps_several_pages() {
+        // 100 objects over 100 s: 1 000 s left ≈ 10 pages → split; 200 s left ≈ 2 pages → don't.
+        assert!(worth_splitting(0, 1_100, 1_000, 100));
+        assert!(!worth_splitting(0, 300, 200, 100));
+        // A page within one second: the density is unknown but high, split while 2 s remain.
+        assert!(worth_splitting(0, 10, 10, 100));
+        assert!(!worth_splitting(0, 1, 1, 100));
+    }
 }

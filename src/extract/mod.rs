@@ -162,7 +162,7 @@ fn open_sink(
     def: &StreamDef,
 ) -> Result<(Sink, Writer), String> {
     let schema = StreamSchema::parse(def.name, def.schema).map_err(|e| e.to_string())?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
     let dir = format!("raw/{}/account={}", def.name, account);
     let mut writer = PartWriter::new(
         storage.clone(),

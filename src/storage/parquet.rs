@@ -12,7 +12,7 @@ use super::manifest::FileEntry;
 use super::{Storage, StorageError};
 
 /// Row groups close at this size or row count, whichever comes first: memory stays bounded.
-const ROW_GROUP_BYTES: usize = 32 * 1024 * 1024;
+const ROW_GROUP_BYTES: usize = 16 * 1024 * 1024;
 const ROW_GROUP_ROWS: usize = 128 * 1024;
 
 pub struct PartWriter {
