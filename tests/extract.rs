@@ -160,6 +160,8 @@ fn tables(root: &std::path::Path) -> BTreeMap<(String, String), String> {
 
 #[tokio::test]
 async fn faults_and_429s_leave_the_tables_equal_to_a_clean_run() {
+    // The fault rolls are seeded; the 429s are certain because ~18 streams open their first page
+    // at once against a burst of 3, however slow the machine is.
     let sb = support::start(9, 0.5).await;
     let clean = tempfile::tempdir().expect("root");
     assert_eq!(
@@ -173,8 +175,8 @@ async fn faults_and_429s_leave_the_tables_equal_to_a_clean_run() {
         server_error_rate: 0.05,
         reset_rate: 0.05,
         truncate_rate: 0.03,
-        rate_limit: Some(60.0),
-        burst: Some(10.0),
+        rate_limit: Some(20.0),
+        burst: Some(3.0),
         ..Knobs::default()
     });
     let faulty = tempfile::tempdir().expect("root");

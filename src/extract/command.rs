@@ -194,7 +194,7 @@ async fn run_accounts(
         part_target_bytes: cfg.extract.part_target_mb as usize * 1024 * 1024,
         stripe_version: cfg.stripe.stripe_version.clone(),
         streams: selected,
-        max_slices: cfg.stripe.max_in_flight as usize * 2,
+        budget: super::SliceBudget::new(cfg.stripe.max_in_flight as usize),
     };
     let mode_limit = if live { 100.0 } else { 25.0 };
     let client_config = ClientConfig {

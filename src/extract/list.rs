@@ -35,8 +35,9 @@ pub struct StreamCtx {
     pub children: HashMap<&'static str, Sink>,
     pub stats: RequestStats,
     pub pages: AtomicU64,
-    pub max_slices: usize,
-    active: AtomicUsize,
+    /// Slices in flight across the whole account: splitting beyond the request slots only adds
+    /// partial pages.
+    pub budget: Arc<SliceBudget>,
     /// Ids listed this run (incremental runs only): re-fetching them again would be a duplicate.
     pub listed: Option<Mutex<HashSet<String>>>,
     /// For the events stream: which objects changed, per stream, with the event's snapshot.
@@ -58,7 +59,7 @@ impl StreamCtx {
         row_ctx: RowContext,
         sink: Sink,
         children: HashMap<&'static str, Sink>,
-        max_slices: usize,
+        budget: Arc<SliceBudget>,
         track_listed: bool,
     ) -> StreamCtx {
         StreamCtx {
@@ -69,8 +70,7 @@ impl StreamCtx {
             children,
             stats: RequestStats::default(),
             pages: AtomicU64::new(0),
-            max_slices,
-            active: AtomicUsize::new(0),
+            budget,
             listed: track_listed.then(|| Mutex::new(HashSet::new())),
             changes: None,
         }
@@ -210,6 +210,22 @@ async fn send(sink: &Sink, rows: &[serde_json::Map<String, Value>]) -> Result<()
         .map_err(|_| ListError::Internal(format!("{}: the writer stopped", sink.schema.stream)))
 }
 
+/// How many slices may be in flight at once, shared by every stream of an account.
+#[derive(Debug)]
+pub struct SliceBudget {
+    pub active: AtomicUsize,
+    pub max: usize,
+}
+
+impl SliceBudget {
+    pub fn new(max: usize) -> Arc<SliceBudget> {
+        Arc::new(SliceBudget {
+            active: AtomicUsize::new(0),
+            max: max.max(1),
+        })
+    }
+}
+
 /// A `[lo, hi)` range of `created`, or the whole list when `None`.
 #[derive(Clone, Copy, Debug)]
 pub struct Slice {
@@ -221,7 +237,7 @@ pub async fn list(ctx: Arc<StreamCtx>, ranges: Vec<Slice>) -> Result<(), ListErr
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Slice>();
     let mut tasks: JoinSet<Result<(), ListError>> = JoinSet::new();
     for slice in ranges {
-        ctx.active.fetch_add(1, Ordering::Relaxed);
+        ctx.budget.active.fetch_add(1, Ordering::Relaxed);
         tasks.spawn(run_slice(ctx.clone(), slice, tx.clone()));
     }
     loop {
@@ -263,7 +279,7 @@ async fn run_slice(
     spawn: tokio::sync::mpsc::UnboundedSender<Slice>,
 ) -> Result<(), ListError> {
     let result = page_slice(&ctx, slice, &spawn).await;
-    ctx.active.fetch_sub(1, Ordering::Relaxed);
+    ctx.budget.active.fetch_sub(1, Ordering::Relaxed);
     result
 }
 
@@ -303,17 +319,17 @@ async fn page_slice(
         let last_created = last["created"].as_i64();
         if let (Some((lo, hi)), Some(t_first), Some(t)) = (range, first_created, last_created)
             && worth_splitting(lo, t_first, t, data.len())
-            && ctx.active.load(Ordering::Relaxed) < ctx.max_slices
+            && ctx.budget.active.load(Ordering::Relaxed) < ctx.budget.max
         {
             let mid = lo + (t - lo) / 2;
-            ctx.active.fetch_add(1, Ordering::Relaxed);
+            ctx.budget.active.fetch_add(1, Ordering::Relaxed);
             if spawn
                 .send(Slice {
                     range: Some((lo, mid)),
                 })
                 .is_err()
             {
-                ctx.active.fetch_sub(1, Ordering::Relaxed);
+                ctx.budget.active.fetch_sub(1, Ordering::Relaxed);
             } else {
                 range = Some((mid, hi));
             }
@@ -321,10 +337,10 @@ async fn page_slice(
     }
 }
 
-/// Every slice ends on a partial page, so a split must leave each half several pages: the page
+/// Every slice ends on a partial page, so a split must leave each half a few pages: the page
 /// just read says how dense `created` is, which predicts what `[lo, t_last]` still holds.
 fn worth_splitting(lo: i64, t_first: i64, t_last: i64, page_len: usize) -> bool {
-    const MIN_PAGES_LEFT: f64 = 4.0;
+    const MIN_PAGES_LEFT: f64 = 6.0;
     let remaining_span = t_last - lo;
     if remaining_span < MIN_SPLIT_SECONDS {
         return false;

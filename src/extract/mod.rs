@@ -21,6 +21,7 @@ use crate::storage::state::{self, StreamState};
 use crate::storage::{Storage, StorageError};
 use crate::stripe::streams::{self, StreamDef, Sync};
 use crate::stripe::{StripeClient, StripeError};
+pub use list::SliceBudget;
 use list::{ListError, Sink, Slice, StreamCtx};
 pub use summary::{Failure, StreamOutcome};
 
@@ -45,7 +46,8 @@ pub struct Plan {
     pub part_target_bytes: usize,
     pub stripe_version: String,
     pub streams: Vec<&'static StreamDef>,
-    pub max_slices: usize,
+    /// Slices in flight across the account's streams (the request slots).
+    pub budget: std::sync::Arc<list::SliceBudget>,
 }
 
 /// Changed objects per stream, from the events of this run: id → the event's last snapshot.
@@ -218,7 +220,8 @@ async fn run_events(
         None => (plan.now - 30 * DAY, "backfill", None),
     };
     let mut outcome = StreamOutcome::new(def.name, mode, reason);
-    let result = collect_events(storage, client, plan, account, def, lo, hi).await;
+    // A backfill re-lists everything, so only an incremental run needs to know what changed.
+    let result = collect_events(storage, client, plan, account, def, lo, hi, fresh).await;
     outcome.finish(
         started,
         &result.as_ref().map(|r| r.1.clone()).map_err(|e| e.clone()),
@@ -243,6 +246,7 @@ async fn run_events(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn collect_events(
     storage: &Storage,
     client: &StripeClient,
@@ -251,6 +255,7 @@ async fn collect_events(
     def: &'static StreamDef,
     lo: i64,
     hi: i64,
+    want_changes: bool,
 ) -> Result<(Changes, summary::Counts), Failure> {
     let (sink, writer) = open_sink(storage, plan, account, def).map_err(Failure::Internal)?;
     let mut ctx = StreamCtx::new(
@@ -259,10 +264,12 @@ async fn collect_events(
         row_ctx(plan, account),
         sink,
         HashMap::new(),
-        plan.max_slices,
+        plan.budget.clone(),
         false,
     );
-    ctx.changes = Some(Default::default());
+    if want_changes {
+        ctx.changes = Some(Default::default());
+    }
     let ctx = Arc::new(ctx);
     let listed = list::list(ctx.clone(), initial_slices(lo, hi)).await;
     let counts = summary::Counts::of(&ctx);
@@ -286,21 +293,15 @@ async fn collect_events(
     Ok((changes, counts.with_files(&files)))
 }
 
-/// Eight equal slices for long windows (they split further as needed), one otherwise.
+/// One slice per window: it splits as its pages reveal how dense the window is, within the
+/// account's slice budget.
 fn initial_slices(lo: i64, hi: i64) -> Vec<Slice> {
     if hi <= lo {
         return Vec::new();
     }
-    let n = if hi - lo > 8 * DAY { 8 } else { 1 };
-    let step = (hi - lo) / n;
-    (0..n)
-        .map(|i| Slice {
-            range: Some((
-                lo + i * step,
-                if i == n - 1 { hi } else { lo + (i + 1) * step },
-            )),
-        })
-        .collect()
+    vec![Slice {
+        range: Some((lo, hi)),
+    }]
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -443,7 +444,7 @@ async fn run_stream_inner(
         row_ctx(plan, account),
         sink,
         children,
-        plan.max_slices,
+        plan.budget.clone(),
         incremental,
     ));
     let listed = match def.sync {

@@ -6,13 +6,17 @@ use arrow::record_batch::RecordBatch;
 use object_store::buffered::BufWriter;
 use parquet::arrow::AsyncArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use super::manifest::FileEntry;
 use super::{Storage, StorageError};
 
 /// Row groups close at this size or row count, whichever comes first: memory stays bounded.
-const ROW_GROUP_BYTES: usize = 16 * 1024 * 1024;
+const ROW_GROUP_BYTES: usize = 8 * 1024 * 1024;
+/// Upload buffer per open part: S3's minimum multipart part size, so memory stays small while
+/// every stream of an account writes at once.
+const UPLOAD_BUFFER_BYTES: usize = 5 * 1024 * 1024;
 const ROW_GROUP_ROWS: usize = 128 * 1024;
 
 pub struct PartWriter {
@@ -28,7 +32,12 @@ pub struct PartWriter {
 }
 
 fn props() -> WriterProperties {
+    // Min/max of `_raw` would be whole JSON objects, kept per page until the part closes: no
+    // statistics there, and short ones elsewhere, so memory does not grow with the file.
     WriterProperties::builder()
+        .set_column_statistics_enabled(ColumnPath::from("_raw"), EnabledStatistics::None)
+        .set_statistics_truncate_length(Some(64))
+        .set_column_index_truncate_length(Some(64))
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
@@ -72,7 +81,11 @@ impl PartWriter {
                 self.dir, self.next_part, self.run_id
             );
             self.next_part += 1;
-            let object = BufWriter::new(self.storage.object_store(), self.storage.path(&rel));
+            let object = BufWriter::with_capacity(
+                self.storage.object_store(),
+                self.storage.path(&rel),
+                UPLOAD_BUFFER_BYTES,
+            );
             let writer = AsyncArrowWriter::try_new(object, self.schema.clone(), Some(props()))
                 .map_err(|e| Self::err(&rel, e))?;
             self.current = Some((rel, writer, 0));
