@@ -374,12 +374,15 @@ async fn demo(args: DemoArgs) -> Result<(), Error> {
     let visitors_path = dir.join("visitor_events.csv");
     std::fs::write(&visitors_path, csv)
         .map_err(|e| Error::io(format!("cannot write {}", visitors_path.display()), e))?;
+    let extract = demo_extract(&sandbox, &args.out).await;
+    let extracted = extract.0["totals"]["rows"].as_u64().unwrap_or(0);
     let summary = json!({
         "command": "demo",
         "sandbox": {"url": sandbox.base_url(), "objects": objects, "resources_reachable": reachable, "requests": sandbox.stats().requests},
-        "stages_run": [],
-        "stages_pending": {"extract": "issue #3", "load-visitors": "issue #5", "transform": "issue #4"},
-        "outputs": [expected_path.display().to_string(), visitors_path.display().to_string()],
+        "stages_run": ["extract"],
+        "stages_pending": {"load-visitors": "issue #5", "transform": "issue #4"},
+        "extract": extract.0,
+        "outputs": [args.out.join("raw").display().to_string(), expected_path.display().to_string(), visitors_path.display().to_string()],
         "duration_seconds": started.elapsed().as_secs_f64(),
     });
     eprintln!(
@@ -387,13 +390,37 @@ async fn demo(args: DemoArgs) -> Result<(), Error> {
         sandbox.base_url()
     );
     eprintln!(
+        "demo: extracted {extracted} rows into {}/raw (Parquet + manifests)",
+        args.out.display()
+    );
+    eprintln!(
         "demo: wrote {} and {}",
         expected_path.display(),
         visitors_path.display()
     );
-    eprintln!("demo: extract, load-visitors and transform are not built yet (issues #3, #5, #4)");
+    eprintln!("demo: load-visitors and transform are not built yet (issues #5, #4)");
     telemetry::print_summary(&summary);
-    Ok(())
+    extract.1
+}
+
+/// The extract stage against the in-process sandbox, into `<out>` (no pipeline.toml needed).
+async fn demo_extract(sandbox: &Sandbox, out: &Path) -> (serde_json::Value, Result<(), Error>) {
+    let mut cfg = Config::default();
+    cfg.storage.url = format!(
+        "file://{}",
+        std::path::absolute(out)
+            .unwrap_or_else(|_| out.to_path_buf())
+            .display()
+    );
+    cfg.stripe.api_base = sandbox.base_url();
+    // The sandbox has no rate limit; Stripe's test-mode pace would only make the demo wait.
+    cfg.stripe.max_requests_per_second = Some(500.0);
+    let key = config::ApiKey::new(sandbox::DEFAULT_TEST_KEY);
+    let args = ExtractArgs {
+        since: Some("2000-01-01".into()),
+        ..ExtractArgs::default()
+    };
+    crate::extract::command::run(&cfg, &key, &args).await
 }
 
 /// One authenticated `limit=1` call per list endpoint, over real HTTP.
