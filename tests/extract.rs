@@ -158,19 +158,20 @@ fn tables(root: &std::path::Path) -> BTreeMap<(String, String), String> {
     out
 }
 
+/// A fault-free extraction of the whole sandbox account, to compare others against.
+async fn clean_run(sb: &Sandbox) -> tempfile::TempDir {
+    let clean = tempfile::tempdir().expect("root");
+    let out = extract(sb, clean.path(), KEY, NOW, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", summary(&out));
+    clean
+}
+
 #[tokio::test]
 async fn faults_and_429s_leave_the_tables_equal_to_a_clean_run() {
     // The fault rolls are seeded; the 429s are certain because ~18 streams open their first page
     // at once against a burst of 3, however slow the machine is.
     let sb = support::start(9, 0.5).await;
-    let clean = tempfile::tempdir().expect("root");
-    assert_eq!(
-        extract(&sb, clean.path(), KEY, NOW, &[])
-            .await
-            .status
-            .code(),
-        Some(0)
-    );
+    let clean = clean_run(&sb).await;
     sb.set_knobs(Knobs {
         server_error_rate: 0.05,
         reset_rate: 0.05,
@@ -205,14 +206,7 @@ async fn faults_and_429s_leave_the_tables_equal_to_a_clean_run() {
 #[tokio::test]
 async fn a_run_killed_midway_then_rerun_gives_the_clean_tables() {
     let sb = support::start(9, 0.5).await;
-    let clean = tempfile::tempdir().expect("root");
-    assert_eq!(
-        extract(&sb, clean.path(), KEY, NOW, &[])
-            .await
-            .status
-            .code(),
-        Some(0)
-    );
+    let clean = clean_run(&sb).await;
     let crashed = tempfile::tempdir().expect("root");
     sb.set_knobs(Knobs {
         latency_ms: 15,

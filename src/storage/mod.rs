@@ -30,6 +30,22 @@ pub enum StorageError {
     Parquet { path: String, message: String },
 }
 
+/// A cloud store from the standard environment variables, the URL, then the `options` table
+/// (each key parsed by that store's own config-key type, so a typo is named).
+macro_rules! configured {
+    ($builder:ty, $url:expr, $options:expr, $bad:expr, $parsed:expr) => {{
+        let mut b = <$builder>::from_env().with_url($url);
+        for (k, v) in $options {
+            let key = k
+                .parse()
+                .map_err(|e: object_store::Error| $bad(e.to_string()))?;
+            b = b.with_config(key, v);
+        }
+        let store: Arc<dyn ObjectStore> = Arc::new(b.build().map_err(|e| $bad(e.to_string()))?);
+        (store, prefix_of($parsed))
+    }};
+}
+
 /// A storage root: every path the project writes is relative to it.
 #[derive(Clone, Debug)]
 pub struct Storage {
@@ -62,46 +78,27 @@ impl Storage {
                     .map_err(|e| bad(e.to_string()))?;
                 (Arc::new(fs), Path::default())
             }
-            "s3" | "s3a" => {
-                let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(url);
-                for (k, v) in options {
-                    b = b.with_config(
-                        k.parse()
-                            .map_err(|e: object_store::Error| bad(e.to_string()))?,
-                        v,
-                    );
-                }
-                (
-                    Arc::new(b.build().map_err(|e| bad(e.to_string()))?),
-                    prefix_of(&parsed),
-                )
-            }
-            "gs" => {
-                let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url);
-                for (k, v) in options {
-                    b = b.with_config(
-                        k.parse()
-                            .map_err(|e: object_store::Error| bad(e.to_string()))?,
-                        v,
-                    );
-                }
-                (
-                    Arc::new(b.build().map_err(|e| bad(e.to_string()))?),
-                    prefix_of(&parsed),
-                )
-            }
+            "s3" | "s3a" => configured!(
+                object_store::aws::AmazonS3Builder,
+                url,
+                options,
+                bad,
+                &parsed
+            ),
+            "gs" => configured!(
+                object_store::gcp::GoogleCloudStorageBuilder,
+                url,
+                options,
+                bad,
+                &parsed
+            ),
             "az" | "abfs" | "abfss" | "azure" => {
-                let mut b = object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url);
-                for (k, v) in options {
-                    b = b.with_config(
-                        k.parse()
-                            .map_err(|e: object_store::Error| bad(e.to_string()))?,
-                        v,
-                    );
-                }
-                (
-                    Arc::new(b.build().map_err(|e| bad(e.to_string()))?),
-                    prefix_of(&parsed),
+                configured!(
+                    object_store::azure::MicrosoftAzureBuilder,
+                    url,
+                    options,
+                    bad,
+                    &parsed
                 )
             }
             other => {
