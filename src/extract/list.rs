@@ -142,12 +142,17 @@ impl StreamCtx {
             let Some(sink) = self.children.get(child.stream) else {
                 continue;
             };
-            let mut rows = Vec::new();
-            for parent in objects {
-                for item in self.complete_child_list(parent, child).await? {
-                    rows.push(sink.schema.row(&item, &self.row_ctx, deleted));
-                }
-            }
+            // Sub-lists of one page are fetched together (the client bounds what is in flight):
+            // one after another, a page of long invoices would hold its slot at one request.
+            let lists = futures::future::try_join_all(
+                objects.iter().map(|p| self.complete_child_list(p, child)),
+            )
+            .await?;
+            let rows: Vec<_> = lists
+                .iter()
+                .flatten()
+                .map(|item| sink.schema.row(item, &self.row_ctx, deleted))
+                .collect();
             send(sink, &rows).await?;
         }
         Ok(())
