@@ -12,7 +12,7 @@ async fn unknown_missing_and_revoked_keys_get_stripes_401() {
             .as_str()
             .is_some_and(|m| m.starts_with("You did not provide an API key"))
     );
-    let wrong = "rk_test_thisKeyIsNotKnownToTheSandbox9876";
+    let wrong = "rk_test_this_key_is_unknown_9876";
     let bad = get_with(&sb, "/v1/charges", Some(wrong)).await;
     assert_eq!(bad.status, 401);
     assert_eq!(bad.body["error"]["type"], "invalid_request_error");
