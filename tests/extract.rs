@@ -213,13 +213,15 @@ async fn a_run_killed_midway_then_rerun_gives_the_clean_tables() {
         ..Knobs::default()
     });
     let before = sb.stats().requests;
-    // A different kill point each run: somewhere within the first ~150 requests.
-    let kill_after = 10
+    // A different kill point each run, always before the end: the clean run's request count
+    // bounds it (that run made it with the same sandbox and no faults).
+    let clean_requests = sb.stats().requests;
+    let kill_after = 3
         + (std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock")
             .subsec_nanos() as u64
-            % 140);
+            % (clean_requests * 2 / 3).max(1));
     let storage = format!("file://{}", crashed.path().display());
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stripelake"))
         .args([
@@ -240,13 +242,18 @@ async fn a_run_killed_midway_then_rerun_gives_the_clean_tables() {
         .spawn()
         .expect("spawn");
     while sb.stats().requests - before < kill_after {
-        if child.try_wait().expect("wait").is_some() {
-            break;
-        }
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the run ended before the kill point {kill_after}: the test would not test a crash"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     child.kill().expect("SIGKILL");
-    child.wait().expect("reaped");
+    let status = child.wait().expect("reaped");
+    assert!(
+        !status.success(),
+        "the run finished instead of being killed"
+    );
     sb.set_knobs(Knobs::default());
     // Whatever the crash left, every file the manifests name is complete and readable.
     let _ = tables(crashed.path());
