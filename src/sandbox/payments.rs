@@ -289,7 +289,7 @@ impl Sim<'_> {
             None,
         );
         if self.rng.chance(0.07) {
-            draft.amount_refunded = self.refund(&draft, rate);
+            draft.amount_refunded = self.refund(&draft);
         } else if self.rng.chance(0.015) {
             draft.disputed = self.dispute(&draft, settlement);
         }
@@ -304,7 +304,7 @@ impl Sim<'_> {
     }
 
     /// A full or partial refund some days later; returns the amount refunded so far.
-    fn refund(&mut self, charge: &super::render::ChargeDraft<'_>, _rate: Option<i64>) -> i64 {
+    fn refund(&mut self, charge: &super::render::ChargeDraft<'_>) -> i64 {
         let at = charge.created + self.rng.range(1, 20) * DAY + self.rng.range(0, 3600);
         if at > self.ctx.now {
             return 0;
@@ -343,11 +343,10 @@ impl Sim<'_> {
             Kind::Refund,
             Obj::new(id.clone(), at, &json).parent(Some(charge.id)),
         );
-        let mut refunded = super::render::ChargeDraft {
+        let refunded = super::render::ChargeDraft {
             amount_refunded: amount,
             ..*charge
         };
-        refunded.amount_refunded = amount;
         self.event(
             at,
             "charge.refunded",

@@ -17,7 +17,6 @@ pub struct Renderer {
     pub account: String,
     prices: Vec<Value>,
     plans: Vec<Value>,
-    products: Vec<String>,
 }
 
 pub struct CheckoutIds {
@@ -108,13 +107,11 @@ impl Renderer {
             .iter()
             .map(|p| p.plan_json(catalog, livemode).unwrap_or(Value::Null))
             .collect();
-        let products = catalog.products.iter().map(|p| p.id.clone()).collect();
         Renderer {
             livemode,
             account,
             prices,
             plans,
-            products,
         }
     }
 
@@ -427,9 +424,5 @@ impl Renderer {
             "is_charge_refundable": false, "livemode": self.livemode, "metadata": {},
             "payment_intent": c.intent, "reason": "fraudulent", "status": status,
         })
-    }
-
-    pub fn product_ids(&self) -> &[String] {
-        &self.products
     }
 }

@@ -14,7 +14,7 @@ use hyper::{Request, Response, StatusCode};
 use serde_json::{Value, json};
 
 use super::State;
-use super::store::{CreatedRange, Cursor, Kind, Obj, Table};
+use super::store::{CreatedRange, Cursor, Kind, Obj};
 
 type Body = BoxBody<Bytes, std::io::Error>;
 
@@ -227,7 +227,7 @@ impl Params {
 }
 
 /// Equality filters every list honours, as Stripe's list endpoints document them.
-fn filters(kind: Kind, params: &Params) -> Result<Vec<(String, Vec<String>)>, ApiError> {
+fn filters(kind: Kind, params: &Params) -> Vec<(String, Vec<String>)> {
     let allowed: &[&str] = match kind {
         Kind::Customer => &["email"],
         Kind::Subscription => &["customer", "price", "status"],
@@ -267,7 +267,7 @@ fn filters(kind: Kind, params: &Params) -> Result<Vec<(String, Vec<String>)>, Ap
             Some(_) => {}
         }
     }
-    Ok(out)
+    out
 }
 
 /// Filters answered from the stored attributes; the rest read the object's top-level field.
@@ -568,12 +568,12 @@ fn serve(
                 })?;
                 table.list_children(sub, limit, params.cursor()?)
             } else {
-                let filters = filters(*kind, params)?;
+                let filters = filters(*kind, params);
                 table.list(limit, params.cursor()?, params.created()?, &|o| {
                     matches(*kind, o, &filters)
                 })
             };
-            let page = page.map_err(|param| cursor_missing(*kind, table, params, param))?;
+            let page = page.map_err(|param| cursor_missing(*kind, params, param))?;
             let url = format!(
                 "/v1/{}",
                 RESOURCES.iter().find(|r| r.1 == *kind).map_or("", |r| r.0)
@@ -588,7 +588,7 @@ fn serve(
             let table = store.table(*child);
             let page = table
                 .list_children(id, limit, params.cursor()?)
-                .map_err(|param| cursor_missing(*child, table, params, param))?;
+                .map_err(|param| cursor_missing(*child, params, param))?;
             let url = format!(
                 "/v1/{}/{}/{}",
                 if *parent == Kind::Invoice {
@@ -608,7 +608,7 @@ fn serve(
     }
 }
 
-fn cursor_missing(kind: Kind, _table: &Table, params: &Params, param: &'static str) -> ApiError {
+fn cursor_missing(kind: Kind, params: &Params, param: &'static str) -> ApiError {
     let id = params.get(param).unwrap_or_default();
     ApiError::missing(kind, id, param, StatusCode::BAD_REQUEST)
 }

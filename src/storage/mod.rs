@@ -204,16 +204,6 @@ impl Storage {
                 })?;
         Ok(metas.iter().map(|m| self.relative(&m.location)).collect())
     }
-
-    pub async fn delete(&self, rel: &str) -> Result<(), StorageError> {
-        self.store
-            .delete(&self.path(rel))
-            .await
-            .map_err(|source| StorageError::Io {
-                path: rel.into(),
-                source,
-            })
-    }
 }
 
 fn prefix_of(url: &url::Url) -> Path {
