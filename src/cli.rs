@@ -66,7 +66,7 @@ pub enum Command {
     /// Stripe objects → Parquet under raw/.
     Extract(ExtractArgs),
     /// SQL models → marts/.
-    Transform(StageArgs),
+    Transform(crate::transform::command::TransformArgs),
     /// Web-analytics visitor events → raw/visitor_events.
     LoadVisitors(StageArgs),
     /// Check the key: prefix, /v1/balance, then every permission the selected streams need.
@@ -204,7 +204,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Run(args) => extract(&cli.global, &args, true).await,
         Command::Extract(args) => extract(&cli.global, &args, false).await,
-        Command::Transform(_) => not_built(&cli.global, "transform", "the SQL models are issue #4"),
+        Command::Transform(args) => transform(&cli.global, &args).await,
         Command::LoadVisitors(_) => not_built(
             &cli.global,
             "load-visitors",
@@ -250,6 +250,17 @@ async fn extract(global: &Global, args: &ExtractArgs, as_run: bool) -> Result<()
         summary["command"] = json!("run");
         summary["stages_pending"] = json!({"load-visitors": "issue #5", "transform": "issue #4"});
     }
+    telemetry::print_summary(&summary);
+    outcome
+}
+
+async fn transform(
+    global: &Global,
+    args: &crate::transform::command::TransformArgs,
+) -> Result<(), Error> {
+    let cfg = load_config(global)?;
+    let run_id = crate::extract::command::new_run_id(chrono::Utc::now().timestamp());
+    let (summary, outcome) = crate::transform::command::run(&cfg, args, &run_id).await;
     telemetry::print_summary(&summary);
     outcome
 }

@@ -16,3 +16,4 @@ pub mod schema;
 pub mod storage;
 pub mod stripe;
 pub mod telemetry;
+pub mod transform;

@@ -16,3 +16,7 @@ mod sandbox_auth_faults;
 mod sandbox_lists;
 /// The oracle: hand-computed MRR cases and identities against the served data.
 mod sandbox_oracle;
+/// The SQL models on an extracted sandbox account against the generator's oracle.
+mod transform_oracle;
+/// The hand-computed metric scenarios through the SQL models.
+mod transform_scenarios;

@@ -76,6 +76,21 @@ impl PartWriter {
             return Ok(());
         }
         if self.current.is_none() {
+            self.open_part().await?;
+        }
+        let Some((rel, writer, rows)) = self.current.as_mut() else {
+            return Ok(());
+        };
+        writer.write(batch).await.map_err(|e| Self::err(rel, e))?;
+        *rows += batch.num_rows() as u64;
+        if writer.bytes_written() + writer.in_progress_size() > self.target_bytes {
+            self.close_part().await?;
+        }
+        Ok(())
+    }
+
+    async fn open_part(&mut self) -> Result<(), StorageError> {
+        {
             let rel = format!(
                 "{}/part-{:05}-{}.parquet",
                 self.dir, self.next_part, self.run_id
@@ -89,14 +104,6 @@ impl PartWriter {
             let writer = AsyncArrowWriter::try_new(object, self.schema.clone(), Some(props()))
                 .map_err(|e| Self::err(&rel, e))?;
             self.current = Some((rel, writer, 0));
-        }
-        let Some((rel, writer, rows)) = self.current.as_mut() else {
-            return Ok(());
-        };
-        writer.write(batch).await.map_err(|e| Self::err(rel, e))?;
-        *rows += batch.num_rows() as u64;
-        if writer.bytes_written() + writer.in_progress_size() > self.target_bytes {
-            self.close_part().await?;
         }
         Ok(())
     }
@@ -116,6 +123,18 @@ impl PartWriter {
             });
         }
         Ok(())
+    }
+
+    /// Like `finish`, but an empty table still gets one (empty) part, so its schema is on record.
+    pub async fn finish_at_least_one(mut self) -> Result<Vec<FileEntry>, StorageError> {
+        if self.files.is_empty() && self.current.is_none() {
+            let empty = RecordBatch::new_empty(self.schema.clone());
+            self.open_part().await?;
+            if let Some((rel, writer, _)) = self.current.as_mut() {
+                writer.write(&empty).await.map_err(|e| Self::err(rel, e))?;
+            }
+        }
+        self.finish().await
     }
 
     /// Closes the open part; returns every part written.

@@ -1,0 +1,9 @@
+-- The KPI ranges: explicit ones as given, configured windows (`kpi_windows_days`) as the last N
+-- days through as_of.
+SELECT
+    w.range_name,
+    COALESCE(w.start_date, sl_add_days(cfg.as_of, 1 - w.days)) AS start_date,
+    COALESCE(w.end_date, cfg.as_of) AS end_date
+FROM kpi_windows w
+CROSS JOIN stg_settings cfg
+WHERE COALESCE(w.end_date, cfg.as_of) IS NOT NULL

@@ -1,0 +1,24 @@
+-- Subscription state intervals (SCD-2): each snapshot holds from its time until the next one.
+-- `status` is the state's own for exact snapshots; for reconstructed ones it follows from the
+-- timestamps (trialing inside the trial, canceled from ended_at, active otherwise). A state whose
+-- embedded item list was cut off at 10 gets the rest from the subscription_items stream.
+WITH item_lists AS (
+    SELECT account, subscription, array_agg(raw) AS items
+    FROM stg_subscription_items
+    GROUP BY account, subscription
+)
+SELECT
+    s.account,
+    s.subscription_id,
+    row_number() OVER (
+        PARTITION BY s.account, s.subscription_id ORDER BY s.at, s.source_rank, s.tiebreak
+    ) AS seq,
+    s.at AS valid_from,
+    lead(s.at) OVER (
+        PARTITION BY s.account, s.subscription_id ORDER BY s.at, s.source_rank, s.tiebreak
+    ) AS valid_to,
+    s.source AS state_source,
+    sl_sub_status(s.state, s.at, s.source = 'reconstructed') AS status,
+    sl_complete_items(s.state, i.items) AS state
+FROM int_subscription_snapshots s
+LEFT JOIN item_lists i ON i.account = s.account AND i.subscription = s.subscription_id

@@ -1,0 +1,38 @@
+-- One row per dispute: its charge and customer, the presentment amount, and the settlement money
+-- withdrawn and reinstated by its balance transactions (zero, one or two of them).
+WITH money AS (
+    SELECT
+        l.balance_transaction_id,
+        l.category,
+        l.disputes_settlement,
+        l.fees_settlement,
+        b.source AS dispute_id
+    FROM int_ledger l
+    JOIN stg_balance_transactions b ON b.id = l.balance_transaction_id
+    WHERE l.category IN ('dispute', 'dispute_reversal')
+),
+per_dispute AS (
+    SELECT
+        dispute_id,
+        sum(CASE WHEN category = 'dispute' THEN disputes_settlement ELSE 0 END) AS withdrawn_settlement,
+        -sum(CASE WHEN category = 'dispute_reversal' THEN disputes_settlement ELSE 0 END) AS reinstated_settlement,
+        sum(fees_settlement) AS fees_settlement
+    FROM money
+    GROUP BY dispute_id
+)
+SELECT
+    sl_day(d.created, cfg.report_timezone) AS date,
+    d.id AS dispute_id,
+    d.charge AS charge_id,
+    COALESCE(ch.customer, 'email:' || lower(trim(ch.billing_email)), 'charge:' || d.charge) AS customer_key,
+    d.status,
+    d.reason,
+    d.currency,
+    d.amount,
+    COALESCE(p.withdrawn_settlement, 0) AS withdrawn_settlement,
+    COALESCE(p.reinstated_settlement, 0) AS reinstated_settlement,
+    COALESCE(p.fees_settlement, 0) AS fees_settlement
+FROM stg_disputes d
+CROSS JOIN stg_settings cfg
+LEFT JOIN stg_charges ch ON ch.id = d.charge
+LEFT JOIN per_dispute p ON p.dispute_id = d.id

@@ -1,0 +1,18 @@
+-- One row per failed charge (METRICS.md §2.2: status = 'failed'; each attempt counts, so a
+-- PaymentIntent retried twice has two rows). Amounts are presentment minor units.
+SELECT
+    sl_day(c.created, cfg.report_timezone) AS date,
+    c.id AS charge_id,
+    c.created,
+    c.payment_intent,
+    c.customer AS customer_id,
+    COALESCE(c.customer, 'email:' || lower(trim(c.billing_email)), 'charge:' || c.id) AS customer_key,
+    c.currency,
+    c.amount,
+    c.failure_code,
+    c.failure_message,
+    c.outcome_type,
+    c.payment_method_type
+FROM stg_charges c
+CROSS JOIN stg_settings cfg
+WHERE c.status = 'failed'

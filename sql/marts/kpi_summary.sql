@@ -1,0 +1,79 @@
+-- METRICS.md §5 range metrics, one row per KPI range. Money is settlement minor units; AOV is
+-- 2 dp of minor units, half away from zero, NULL without charges. Revenue per visitor needs the
+-- visitor data of issue #5 and is NULL until then.
+WITH first_charges AS (
+    SELECT customer_key, min(date) AS first_day
+    FROM int_ledger
+    WHERE category = 'charge'
+    GROUP BY customer_key
+),
+sub_days AS (
+    SELECT
+        subscription_id,
+        date,
+        mrr,
+        lag(mrr) OVER (PARTITION BY subscription_id ORDER BY date) AS mrr_before,
+        lag(date) OVER (PARTITION BY subscription_id ORDER BY date) AS day_before
+    FROM mrr_subscription_daily
+),
+churn_days AS (
+    SELECT subscription_id, date
+    FROM sub_days
+    WHERE mrr = 0 AND mrr_before > 0 AND day_before = sl_add_days(date, -1)
+),
+revenue AS (
+    SELECT
+        r.range_name,
+        sum(l.gross_settlement) AS gross_revenue_settlement,
+        sum(l.gross_settlement - l.refunds_settlement - l.disputes_settlement - l.fees_settlement)
+            AS net_revenue_settlement,
+        sum(CASE WHEN l.category = 'charge' THEN 1 ELSE 0 END) AS transactions
+    FROM int_kpi_ranges r
+    JOIN int_ledger l ON l.date BETWEEN r.start_date AND r.end_date
+    GROUP BY r.range_name
+),
+failed AS (
+    SELECT r.range_name, count(*) AS failed_payments
+    FROM int_kpi_ranges r
+    JOIN failed_payments f ON f.date BETWEEN r.start_date AND r.end_date
+    GROUP BY r.range_name
+),
+newcomers AS (
+    SELECT r.range_name, count(*) AS new_customers
+    FROM int_kpi_ranges r
+    JOIN first_charges f ON f.first_day BETWEEN r.start_date AND r.end_date
+    GROUP BY r.range_name
+),
+churned AS (
+    SELECT r.range_name, count(DISTINCT c.subscription_id) AS churned_subscriptions
+    FROM int_kpi_ranges r
+    JOIN churn_days c ON c.date BETWEEN r.start_date AND r.end_date
+    GROUP BY r.range_name
+),
+closing AS (
+    SELECT r.range_name, m.mrr, m.arr, m.active_subscriptions, m.active_customers
+    FROM int_kpi_ranges r
+    JOIN mrr_daily m ON m.date = r.end_date AND m.basis = 'settlement'
+)
+SELECT
+    r.range_name,
+    r.start_date,
+    r.end_date,
+    COALESCE(v.gross_revenue_settlement, 0) AS gross_revenue_settlement,
+    COALESCE(v.net_revenue_settlement, 0) AS net_revenue_settlement,
+    COALESCE(v.transactions, 0) AS transactions,
+    COALESCE(n.new_customers, 0) AS new_customers,
+    COALESCE(c.churned_subscriptions, 0) AS churned_subscriptions,
+    COALESCE(f.failed_payments, 0) AS failed_payments,
+    sl_div_2dp(v.gross_revenue_settlement, v.transactions) AS aov,
+    CAST(NULL AS DECIMAL(38, 2)) AS revenue_per_visitor,
+    COALESCE(cl.mrr, 0) AS mrr,
+    COALESCE(cl.arr, 0) AS arr,
+    COALESCE(cl.active_subscriptions, 0) AS active_subscriptions,
+    COALESCE(cl.active_customers, 0) AS active_customers
+FROM int_kpi_ranges r
+LEFT JOIN revenue v ON v.range_name = r.range_name
+LEFT JOIN failed f ON f.range_name = r.range_name
+LEFT JOIN newcomers n ON n.range_name = r.range_name
+LEFT JOIN churned c ON c.range_name = r.range_name
+LEFT JOIN closing cl ON cl.range_name = r.range_name

@@ -1,0 +1,71 @@
+-- METRICS.md §3: MRR per subscription per day, from the creation day through the day it ended
+-- (which shows MRR 0) or through as_of. A day's state is the state at its last instant, so an
+-- interval [valid_from, valid_to) covers the days from date(valid_from) to date(valid_to) − 1.
+WITH cfg AS (
+    SELECT * FROM stg_settings
+),
+subs AS (
+    SELECT
+        sub.account,
+        sub.id AS subscription_id,
+        sub.customer AS customer_id,
+        sub.currency,
+        sl_day(sub.created, cfg.report_timezone) AS first_day,
+        CASE
+            WHEN sub.ended_at IS NULL THEN cfg.as_of
+            ELSE least(sl_day(sub.ended_at, cfg.report_timezone), cfg.as_of)
+        END AS last_day
+    FROM stg_subscriptions sub
+    CROSS JOIN cfg
+),
+spans AS (
+    SELECT
+        m.account,
+        m.subscription_id,
+        m.status,
+        m.mrr,
+        m.state_source,
+        sl_day(m.valid_from, cfg.report_timezone) AS from_day,
+        sl_add_days(sl_day(m.valid_to, cfg.report_timezone), -1) AS to_day
+    FROM int_subscription_state_mrr m
+    CROSS JOIN cfg
+),
+days AS (
+    SELECT
+        sp.account,
+        sp.subscription_id,
+        b.customer_id,
+        b.currency,
+        sp.status,
+        sp.mrr,
+        sp.state_source,
+        unnest(generate_series(
+            greatest(sp.from_day, b.first_day),
+            least(COALESCE(sp.to_day, b.last_day), b.last_day),
+            INTERVAL '1 day'
+        )) AS date
+    FROM spans sp
+    JOIN subs b ON b.account = sp.account AND b.subscription_id = sp.subscription_id
+)
+SELECT
+    d.date,
+    d.subscription_id,
+    d.customer_id,
+    d.currency,
+    d.status,
+    d.mrr,
+    CASE
+        WHEN d.currency = cfg.settlement_currency THEN d.mrr
+        ELSE sl_convert(d.mrr, fx.fx_rate, COALESCE(ec.exponent, 2), COALESCE(es.exponent, 2))
+    END AS mrr_settlement,
+    CASE
+        WHEN d.currency = cfg.settlement_currency THEN CAST(1 AS DECIMAL(28, 12))
+        ELSE fx.fx_rate
+    END AS fx_rate,
+    d.state_source,
+    d.account
+FROM days d
+CROSS JOIN cfg
+LEFT JOIN int_fx_rates fx ON fx.date = d.date AND fx.currency = d.currency
+LEFT JOIN currency_exponents ec ON ec.currency = d.currency
+LEFT JOIN currency_exponents es ON es.currency = cfg.settlement_currency

@@ -1,0 +1,38 @@
+-- Invoices.
+-- Staging: the newest stored version of each object, deleted ones dropped, one mode (live or
+-- test; objects without `livemode`, such as balance transactions, belong to the lake's mode).
+SELECT
+    v.id,
+    v._account AS account,
+    v.created,
+    v.customer,
+    v.subscription,
+    v.status,
+    v.billing_reason,
+    v.currency,
+    v.amount_due,
+    v.amount_paid,
+    v.amount_remaining,
+    v.subtotal,
+    v.total,
+    v.total_excluding_tax,
+    v.period_start,
+    v.period_end,
+    v.paid_at,
+    v.number,
+    v.customer_email,
+    v.discounts,
+    v.total_discount_amounts,
+    v.metadata,
+    v._raw AS raw,
+    v._extracted_at AS extracted_at
+FROM (
+    SELECT
+        *,
+        row_number() OVER (PARTITION BY _account, id ORDER BY _extracted_at DESC, _run_id DESC) AS version_rank
+    FROM raw.invoices
+) v
+CROSS JOIN stg_settings s
+WHERE v.version_rank = 1
+  AND NOT v._deleted
+  AND COALESCE(v.livemode, s.livemode) = s.livemode

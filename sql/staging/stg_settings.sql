@@ -1,0 +1,29 @@
+-- The options every model reads, resolved once: `params` (pipeline.toml [transform] and flags)
+-- where set, else from the data.
+--   as_of               last fully synced day: the day before the latest extraction, report zone
+--   settlement_currency the account's default_currency (METRICS.md conventions), else usd
+--   livemode            live data when the lake holds any, else test data (never both)
+WITH extracted AS (
+    SELECT max(_extracted_at) AS at FROM raw.balance_transactions
+    UNION ALL SELECT max(_extracted_at) FROM raw.subscriptions
+    UNION ALL SELECT max(_extracted_at) FROM raw.charges
+),
+modes AS (
+    SELECT livemode FROM raw.balance_transactions
+    UNION ALL SELECT livemode FROM raw.subscriptions
+    UNION ALL SELECT livemode FROM raw.charges
+),
+account_currency AS (
+    SELECT max(default_currency) AS currency FROM raw.account
+)
+SELECT
+    COALESCE(
+        p.as_of,
+        CAST(sl_day((SELECT max(at) FROM extracted), p.report_timezone) - INTERVAL '1 day' AS DATE)
+    ) AS as_of,
+    p.report_timezone,
+    lower(COALESCE(p.settlement_currency, (SELECT currency FROM account_currency), 'usd')) AS settlement_currency,
+    p.discount_mode,
+    p.churn_recognition,
+    COALESCE(p.livemode, (SELECT bool_or(livemode) FROM modes), false) AS livemode
+FROM params p

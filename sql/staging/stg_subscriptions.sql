@@ -1,0 +1,36 @@
+-- Subscriptions as of the latest extraction; their history is int_subscription_snapshots.
+-- Staging: the newest stored version of each object, deleted ones dropped, one mode (live or
+-- test; objects without `livemode`, such as balance transactions, belong to the lake's mode).
+SELECT
+    v.id,
+    v._account AS account,
+    v.created,
+    v.customer,
+    v.status,
+    v.currency,
+    v.start_date,
+    v.billing_cycle_anchor,
+    v.trial_start,
+    v.trial_end,
+    v.cancel_at,
+    v.cancel_at_period_end,
+    v.canceled_at,
+    v.ended_at,
+    v.cancellation_reason,
+    v.collection_method,
+    v.latest_invoice,
+    v.discounts,
+    v.pause_collection,
+    v.metadata,
+    v._raw AS raw,
+    v._extracted_at AS extracted_at
+FROM (
+    SELECT
+        *,
+        row_number() OVER (PARTITION BY _account, id ORDER BY _extracted_at DESC, _run_id DESC) AS version_rank
+    FROM raw.subscriptions
+) v
+CROSS JOIN stg_settings s
+WHERE v.version_rank = 1
+  AND NOT v._deleted
+  AND COALESCE(v.livemode, s.livemode) = s.livemode

@@ -1,0 +1,225 @@
+//! Transform: the SQL models of `sql/` over the committed raw tables (DESIGN.md §5).
+//!
+//! Raw tables are registered from their manifests under their stream names; `params` carries the
+//! `[transform]` options as a one-row table (models stay plain SQL, no templating); staging and
+//! intermediate models are kept in memory, marts are written as Parquet and committed with a
+//! manifest exactly like extraction, so readers only ever see complete tables.
+
+pub mod command;
+pub mod models;
+pub mod money;
+pub mod mrr;
+pub mod tables;
+pub mod udf;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::record_batch::RecordBatch;
+use chrono::NaiveDate;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::storage::manifest::{self, Change};
+use crate::storage::parquet::PartWriter;
+use crate::storage::{Storage, StorageError};
+use models::{GraphError, Layer, Model};
+
+/// What the models are told (METRICS.md options); `None` lets the models decide from the data.
+#[derive(Clone, Debug, Default)]
+pub struct Params {
+    pub as_of: Option<NaiveDate>,
+    pub report_timezone: String,
+    pub settlement_currency: Option<String>,
+    pub discount_mode: String,
+    pub churn_recognition: String,
+    pub livemode: Option<bool>,
+    /// Named KPI ranges: (name, first day, last day); empty = the configured windows before as_of.
+    pub kpi_ranges: Vec<(String, NaiveDate, NaiveDate)>,
+    pub kpi_windows_days: Vec<u32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransformError {
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    #[error("{0}")]
+    Storage(#[from] StorageError),
+    #[error("model `{model}` (sql/{file}) failed: {message}")]
+    Model {
+        model: String,
+        file: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl From<datafusion::error::DataFusionError> for TransformError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        TransformError::Setup(e.to_string())
+    }
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct ModelOutcome {
+    pub model: String,
+    pub layer: &'static str,
+    /// `ok`, `failed`, or `skipped` (an input failed).
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub rows: u64,
+    pub files: usize,
+    pub seconds: f64,
+}
+
+fn layer_name(l: Layer) -> &'static str {
+    match l {
+        Layer::Staging => "staging",
+        Layer::Intermediate => "intermediate",
+        Layer::Mart => "mart",
+    }
+}
+
+/// Runs the models (all, or `wanted` and what they read) and commits every mart.
+pub async fn run(
+    storage: &Storage,
+    params: &Params,
+    wanted: &[String],
+    run_id: &str,
+) -> Result<Vec<ModelOutcome>, TransformError> {
+    build(storage, params, wanted, run_id)
+        .await
+        .map(|(_, outcomes)| outcomes)
+}
+
+/// `run`, also returning the session: intermediate models stay queryable (tests, debugging).
+pub async fn build(
+    storage: &Storage,
+    params: &Params,
+    wanted: &[String],
+    run_id: &str,
+) -> Result<(SessionContext, Vec<ModelOutcome>), TransformError> {
+    let ctx = tables::session(storage).await?;
+    let mut external = tables::register_raw(&ctx, storage).await?;
+    external.extend(tables::register_seeds(&ctx)?);
+    tables::register_params(&ctx, params)?;
+    external.insert("params".into());
+    external.insert("kpi_windows".into());
+    let ordered = models::order(&models::embedded()?, &external)?;
+    let selected = models::select(ordered, wanted)?;
+    let mut outcomes = Vec::new();
+    let mut broken: BTreeSet<String> = BTreeSet::new();
+    for model in &selected {
+        let started = Instant::now();
+        let mut outcome = ModelOutcome {
+            model: model.name.clone(),
+            layer: layer_name(model.layer),
+            status: "ok",
+            error: None,
+            rows: 0,
+            files: 0,
+            seconds: 0.0,
+        };
+        if let Some(input) = model.deps.iter().find(|d| broken.contains(*d)) {
+            outcome.status = "skipped";
+            outcome.error = Some(format!("input `{input}` failed"));
+            broken.insert(model.name.clone());
+            outcomes.push(outcome);
+            continue;
+        }
+        match materialise(&ctx, storage, model, run_id).await {
+            Ok((rows, files)) => {
+                outcome.rows = rows;
+                outcome.files = files;
+            }
+            Err(e @ TransformError::Storage(_)) => return Err(e),
+            Err(e) => {
+                let message = TransformError::Model {
+                    model: model.name.clone(),
+                    file: model.file.clone(),
+                    message: e.to_string(),
+                }
+                .to_string();
+                tracing::error!(model = %model.name, error = %message, "Model failed.");
+                outcome.status = "failed";
+                outcome.error = Some(message);
+                broken.insert(model.name.clone());
+            }
+        }
+        outcome.seconds = started.elapsed().as_secs_f64();
+        tracing::info!(model = %model.name, rows = outcome.rows, seconds = outcome.seconds, status = outcome.status, "Model done.");
+        outcomes.push(outcome);
+    }
+    Ok((ctx, outcomes))
+}
+
+/// Staging and intermediate models stay in memory; marts go to `marts/<model>/` and a manifest.
+async fn materialise(
+    ctx: &SessionContext,
+    storage: &Storage,
+    model: &Model,
+    run_id: &str,
+) -> Result<(u64, usize), TransformError> {
+    let df = ctx.sql(&model.sql).await?;
+    if model.layer != Layer::Mart {
+        // Every column nullable: the plan's nullability and the batches' can disagree, and the
+        // table's consumers do not care.
+        let fields: Vec<_> = df
+            .schema()
+            .as_arrow()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect();
+        let schema = Arc::new(arrow::datatypes::Schema::new(fields));
+        let batches = df
+            .collect()
+            .await?
+            .into_iter()
+            .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| TransformError::Setup(e.to_string()))?;
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
+        ctx.register_table(model.name.as_str(), Arc::new(table))?;
+        return Ok((rows, 0));
+    }
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let dir = format!("marts/{}", model.name);
+    let mut writer = PartWriter::new(
+        storage.clone(),
+        dir.clone(),
+        run_id.into(),
+        schema.clone(),
+        256 * 1024 * 1024,
+    );
+    let mut stream = df.execute_stream().await?;
+    while let Some(batch) = stream.next().await {
+        writer.write(&batch?).await?;
+    }
+    let files = writer.finish_at_least_one().await?;
+    let rows = files.iter().map(|f| f.rows).sum();
+    let table = format!("marts/{}", model.name);
+    manifest::commit(
+        storage,
+        &table,
+        run_id,
+        &files,
+        Change::ReplacePrefix(&format!("{dir}/")),
+    )
+    .await?;
+    tables::register_files(ctx, storage, &model.name, &files, Some(schema)).await?;
+    Ok((rows, files.len()))
+}
+
+/// Every committed raw table and mart, registered by name: for `query`, tests and analysts.
+pub async fn open(storage: &Storage) -> Result<SessionContext, TransformError> {
+    let ctx = tables::session(storage).await?;
+    let mut names: BTreeSet<String> = tables::register_raw(&ctx, storage).await?;
+    names.extend(tables::register_marts(&ctx, storage).await?);
+    Ok(ctx)
+}

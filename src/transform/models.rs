@@ -1,0 +1,282 @@
+//! The model graph: every `sql/**/*.sql` file is a table named after the file, its dependencies
+//! are the tables its SQL reads, and it runs after them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use datafusion::sql::parser::DFParser;
+use datafusion::sql::resolve::resolve_table_references;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/sql_files.rs"));
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Layer {
+    Staging,
+    Intermediate,
+    Mart,
+}
+
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub name: String,
+    /// Path under `sql/`, for messages.
+    pub file: String,
+    pub sql: String,
+    pub layer: Layer,
+    pub deps: BTreeSet<String>,
+}
+
+/// A seed: a CSV under `sql/seeds/` registered as a table of the same name.
+pub struct Seed {
+    pub name: String,
+    pub csv: &'static str,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum GraphError {
+    #[error("sql/{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("sql/{file}: reads `{table}`, which is neither a model nor a raw table")]
+    Missing { file: String, table: String },
+    #[error("models depend on each other in a cycle: {}", files.join(" → "))]
+    Cycle { files: Vec<String> },
+    #[error("sql/{a} and sql/{b} both define `{name}`")]
+    Duplicate { name: String, a: String, b: String },
+    #[error("unknown model `{name}` in --models / [transform] models; known: {known}")]
+    Unknown { name: String, known: String },
+}
+
+pub fn seeds() -> Vec<Seed> {
+    embedded::FILES
+        .iter()
+        .filter(|(path, _)| path.ends_with(".csv"))
+        .map(|(path, csv)| Seed {
+            name: stem(path),
+            csv,
+        })
+        .collect()
+}
+
+fn stem(path: &str) -> String {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    file.rsplit_once('.').map_or(file, |(s, _)| s).to_string()
+}
+
+fn layer(path: &str) -> Layer {
+    match path.split('/').next() {
+        Some("staging") => Layer::Staging,
+        Some("intermediate") => Layer::Intermediate,
+        _ => Layer::Mart,
+    }
+}
+
+/// Every embedded model, parsed.
+pub fn embedded() -> Result<Vec<Model>, GraphError> {
+    let files = embedded::FILES
+        .iter()
+        .filter(|(path, _)| path.ends_with(".sql"))
+        .map(|(p, s)| (p.to_string(), s.to_string()));
+    parse_all(files)
+}
+
+pub fn parse_all(files: impl Iterator<Item = (String, String)>) -> Result<Vec<Model>, GraphError> {
+    let mut models: Vec<Model> = Vec::new();
+    for (file, sql) in files {
+        let name = stem(&file);
+        if let Some(other) = models.iter().find(|m| m.name == name) {
+            return Err(GraphError::Duplicate {
+                name,
+                a: other.file.clone(),
+                b: file,
+            });
+        }
+        let deps = dependencies(&file, &sql)?;
+        models.push(Model {
+            name,
+            layer: layer(&file),
+            file,
+            sql,
+            deps,
+        });
+    }
+    Ok(models)
+}
+
+fn dependencies(file: &str, sql: &str) -> Result<BTreeSet<String>, GraphError> {
+    let parse = |message: String| GraphError::Parse {
+        file: file.into(),
+        message,
+    };
+    let statements = DFParser::parse_sql(sql).map_err(|e| parse(e.to_string()))?;
+    if statements.len() != 1 {
+        return Err(parse(format!(
+            "holds {} statements; a model is exactly one SELECT",
+            statements.len()
+        )));
+    }
+    let (tables, _ctes) =
+        resolve_table_references(&statements[0], true).map_err(|e| parse(e.to_string()))?;
+    Ok(tables.iter().map(|t| t.to_string()).collect())
+}
+
+/// Models in an order where each comes after what it reads; `external` are tables that exist
+/// before any model runs (raw streams, seeds, params).
+pub fn order(models: &[Model], external: &BTreeSet<String>) -> Result<Vec<Model>, GraphError> {
+    let by_name: BTreeMap<&str, &Model> = models.iter().map(|m| (m.name.as_str(), m)).collect();
+    for m in models {
+        if let Some(table) = m
+            .deps
+            .iter()
+            .find(|d| !by_name.contains_key(d.as_str()) && !external.contains(*d))
+        {
+            return Err(GraphError::Missing {
+                file: m.file.clone(),
+                table: table.clone(),
+            });
+        }
+    }
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    let mut out = Vec::new();
+    // Deterministic Kahn: each round takes every ready model in name order.
+    while out.len() < models.len() {
+        let ready: Vec<&Model> = models
+            .iter()
+            .filter(|m| !done.contains(m.name.as_str()))
+            .filter(|m| {
+                m.deps
+                    .iter()
+                    .all(|d| done.contains(d.as_str()) || !by_name.contains_key(d.as_str()))
+            })
+            .collect();
+        if ready.is_empty() {
+            return Err(GraphError::Cycle {
+                files: cycle(models, &done),
+            });
+        }
+        for m in ready {
+            done.insert(&m.name);
+            out.push(m.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// One cycle among the models not yet ordered, as files, first file repeated at the end.
+fn cycle(models: &[Model], done: &BTreeSet<&str>) -> Vec<String> {
+    let left: BTreeMap<&str, &Model> = models
+        .iter()
+        .filter(|m| !done.contains(m.name.as_str()))
+        .map(|m| (m.name.as_str(), m))
+        .collect();
+    let Some(mut at) = left.values().next().copied() else {
+        return Vec::new();
+    };
+    let mut path: Vec<&Model> = Vec::new();
+    loop {
+        if let Some(pos) = path.iter().position(|m| m.name == at.name) {
+            let mut files: Vec<String> = path[pos..].iter().map(|m| m.file.clone()).collect();
+            files.push(at.file.clone());
+            return files;
+        }
+        path.push(at);
+        let Some(next) = at.deps.iter().find_map(|d| left.get(d.as_str())) else {
+            return path.iter().map(|m| m.file.clone()).collect();
+        };
+        at = next;
+    }
+}
+
+/// The models to run for `--models a,b`: those and everything they read, in order.
+pub fn select(ordered: Vec<Model>, wanted: &[String]) -> Result<Vec<Model>, GraphError> {
+    if wanted.is_empty() {
+        return Ok(ordered);
+    }
+    let known: BTreeSet<&str> = ordered.iter().map(|m| m.name.as_str()).collect();
+    if let Some(bad) = wanted.iter().find(|w| !known.contains(w.as_str())) {
+        return Err(GraphError::Unknown {
+            name: bad.clone(),
+            known: known.into_iter().collect::<Vec<_>>().join(", "),
+        });
+    }
+    let mut keep: BTreeSet<String> = wanted.iter().cloned().collect();
+    for m in ordered.iter().rev() {
+        if keep.contains(&m.name) {
+            keep.extend(m.deps.iter().cloned());
+        }
+    }
+    Ok(ordered
+        .into_iter()
+        .filter(|m| keep.contains(&m.name))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graph(files: &[(&str, &str)]) -> Result<Vec<Model>, GraphError> {
+        parse_all(files.iter().map(|(p, s)| (p.to_string(), s.to_string())))
+    }
+
+    #[test]
+    fn order_follows_the_sql_and_ignores_ctes() {
+        let models = graph(&[
+            (
+                "marts/b.sql",
+                "WITH x AS (SELECT * FROM a) SELECT * FROM x JOIN raw.r1 USING (id)",
+            ),
+            ("staging/a.sql", "SELECT * FROM raw.r1"),
+        ])
+        .expect("parse");
+        let ext = BTreeSet::from(["raw.r1".to_string()]);
+        let names: Vec<String> = order(&models, &ext)
+            .expect("order")
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+    }
+
+    #[test]
+    fn a_missing_table_and_a_cycle_name_the_files() {
+        let models = graph(&[("marts/b.sql", "SELECT * FROM nowhere")]).expect("parse");
+        assert_eq!(
+            order(&models, &BTreeSet::new())
+                .expect_err("missing")
+                .to_string(),
+            "sql/marts/b.sql: reads `nowhere`, which is neither a model nor a raw table"
+        );
+        let models = graph(&[
+            ("marts/a.sql", "SELECT * FROM b"),
+            ("marts/b.sql", "SELECT * FROM a"),
+        ])
+        .expect("parse");
+        assert_eq!(
+            order(&models, &BTreeSet::new())
+                .expect_err("cycle")
+                .to_string(),
+            "models depend on each other in a cycle: marts/a.sql → marts/b.sql → marts/a.sql"
+        );
+    }
+
+    #[test]
+    fn bad_sql_names_the_file() {
+        let e = graph(&[("marts/x.sql", "SELEC 1")]).expect_err("bad");
+        assert!(e.to_string().starts_with("sql/marts/x.sql: "), "{e}");
+    }
+
+    #[test]
+    fn the_embedded_models_form_a_graph_over_known_tables() {
+        let models = embedded().expect("embedded models parse");
+        assert!(models.iter().any(|m| m.name == "revenue_daily"));
+        let mut external: BTreeSet<String> = crate::stripe::streams::STREAMS
+            .iter()
+            .map(|s| format!("raw.{}", s.name))
+            .collect();
+        external.extend(seeds().into_iter().map(|s| s.name));
+        external.insert("params".into());
+        external.insert("kpi_windows".into());
+        order(&models, &external).expect("every model's inputs exist and there is no cycle");
+    }
+}

@@ -1,0 +1,238 @@
+//! Registering tables with DataFusion: raw streams and marts from their manifests (only
+//! committed files), the `sql/seeds/*.csv` tables, and the one-row `params` table.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, Date32Array, Int64Array, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use chrono::NaiveDate;
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::config::SessionConfig;
+use datafusion::prelude::SessionContext;
+
+use super::{Params, TransformError, models, udf};
+use crate::schema::StreamSchema;
+use crate::storage::Storage;
+use crate::storage::manifest::{self, FileEntry};
+use crate::stripe::streams::STREAMS;
+
+/// The URL our store is registered under inside DataFusion.
+const LAKE: &str = "stripelake://lake";
+
+pub async fn session(storage: &Storage) -> Result<SessionContext, TransformError> {
+    let config = SessionConfig::new()
+        .with_information_schema(true)
+        .set_bool(
+            "datafusion.execution.parquet.schema_force_view_types",
+            false,
+        )
+        .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false)
+        .set_bool("datafusion.sql_parser.enable_ident_normalization", true);
+    let ctx = SessionContext::new_with_config(config);
+    let url = url::Url::parse(LAKE).map_err(|e| TransformError::Setup(e.to_string()))?;
+    ctx.register_object_store(&url, storage.object_store());
+    udf::register(&ctx);
+    Ok(ctx)
+}
+
+/// A table over exactly these files; an empty table of `schema` when there are none.
+pub async fn register_files(
+    ctx: &SessionContext,
+    storage: &Storage,
+    name: &str,
+    files: &[FileEntry],
+    schema: Option<SchemaRef>,
+) -> Result<(), TransformError> {
+    let _ = ctx.deregister_table(name)?;
+    if files.is_empty() {
+        let schema = schema.unwrap_or_else(|| Arc::new(Schema::empty()));
+        let table = MemTable::try_new(schema, vec![vec![]])?;
+        ctx.register_table(name, Arc::new(table))?;
+        return Ok(());
+    }
+    let urls = files
+        .iter()
+        .map(|f| ListingTableUrl::parse(format!("{LAKE}/{}", storage.path(&f.path))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options);
+    let config = match schema {
+        Some(s) => config.with_schema(s),
+        None => config.infer_schema(&ctx.state()).await?,
+    };
+    ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
+    Ok(())
+}
+
+/// Every stream as `raw.<stream>` (`raw.charges`, …), with the schema of `schemas/`: marts
+/// such as `customers` and `disputes` share names with streams.
+pub async fn register_raw(
+    ctx: &SessionContext,
+    storage: &Storage,
+) -> Result<BTreeSet<String>, TransformError> {
+    let catalog = ctx
+        .catalog("datafusion")
+        .ok_or_else(|| TransformError::Setup("no default catalog".into()))?;
+    if catalog.schema("raw").is_none() {
+        catalog.register_schema(
+            "raw",
+            Arc::new(datafusion::catalog::MemorySchemaProvider::new()),
+        )?;
+    }
+    let mut names = BTreeSet::new();
+    for def in STREAMS {
+        let schema = StreamSchema::parse(def.name, def.schema)
+            .map_err(|e| TransformError::Setup(e.to_string()))?;
+        let files = manifest::latest(storage, &format!("raw/{}", def.name))
+            .await?
+            .map(|m| m.files)
+            .unwrap_or_default();
+        let name = format!("raw.{}", def.name);
+        register_files(ctx, storage, &name, &files, Some(schema.arrow.clone())).await?;
+        names.insert(name);
+    }
+    Ok(names)
+}
+
+/// Every committed mart, with the schema its files carry.
+pub async fn register_marts(
+    ctx: &SessionContext,
+    storage: &Storage,
+) -> Result<BTreeSet<String>, TransformError> {
+    let mut names = BTreeSet::new();
+    for model in models::embedded()?
+        .into_iter()
+        .filter(|m| m.layer == models::Layer::Mart)
+    {
+        if let Some(m) = manifest::latest(storage, &format!("marts/{}", model.name)).await? {
+            register_files(ctx, storage, &model.name, &m.files, None).await?;
+            names.insert(model.name);
+        }
+    }
+    Ok(names)
+}
+
+/// `sql/seeds/<name>.csv`: a header row, then values; a column of integers is BIGINT.
+pub fn register_seeds(ctx: &SessionContext) -> Result<BTreeSet<String>, TransformError> {
+    let mut names = BTreeSet::new();
+    for seed in models::seeds() {
+        let batch = csv_batch(&seed.name, seed.csv)?;
+        let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+        ctx.register_table(seed.name.as_str(), Arc::new(table))?;
+        names.insert(seed.name);
+    }
+    Ok(names)
+}
+
+fn csv_batch(name: &str, text: &str) -> Result<RecordBatch, TransformError> {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines
+        .map(|l| l.split(',').map(str::trim).collect())
+        .collect();
+    if let Some((i, _)) = rows
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.len() != header.len())
+    {
+        return Err(TransformError::Setup(format!(
+            "sql/seeds/{name}.csv: line {}: expected {} fields",
+            i + 2,
+            header.len()
+        )));
+    }
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (c, h) in header.iter().enumerate() {
+        let values: Vec<&str> = rows.iter().map(|r| r[c]).collect();
+        let ints: Option<Vec<i64>> = values.iter().map(|v| v.parse().ok()).collect();
+        match ints {
+            Some(ints) if !values.is_empty() => {
+                fields.push(Field::new(h.trim(), DataType::Int64, false));
+                columns.push(Arc::new(Int64Array::from(ints)));
+            }
+            _ => {
+                fields.push(Field::new(h.trim(), DataType::Utf8, false));
+                columns.push(Arc::new(StringArray::from(values)));
+            }
+        }
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .map_err(|e| TransformError::Setup(format!("sql/seeds/{name}.csv: {e}")))
+}
+
+fn days(d: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    (d - epoch).num_days() as i32
+}
+
+/// `params` (one row) and `kpi_windows` (one row per KPI range).
+pub fn register_params(ctx: &SessionContext, p: &Params) -> Result<(), TransformError> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("as_of", DataType::Date32, true),
+        Field::new("report_timezone", DataType::Utf8, false),
+        Field::new("settlement_currency", DataType::Utf8, true),
+        Field::new("discount_mode", DataType::Utf8, false),
+        Field::new("churn_recognition", DataType::Utf8, false),
+        Field::new("livemode", DataType::Boolean, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Date32Array::from(vec![p.as_of.map(days)])),
+            Arc::new(StringArray::from(vec![p.report_timezone.as_str()])),
+            Arc::new(StringArray::from(vec![p.settlement_currency.as_deref()])),
+            Arc::new(StringArray::from(vec![p.discount_mode.as_str()])),
+            Arc::new(StringArray::from(vec![p.churn_recognition.as_str()])),
+            Arc::new(BooleanArray::from(vec![p.livemode])),
+        ],
+    )
+    .map_err(|e| TransformError::Setup(e.to_string()))?;
+    ctx.register_table(
+        "params",
+        Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
+    )?;
+
+    let mut names = Vec::new();
+    let (mut starts, mut ends, mut lengths) = (Vec::new(), Vec::new(), Vec::new());
+    for (name, start, end) in &p.kpi_ranges {
+        names.push(name.clone());
+        starts.push(Some(days(*start)));
+        ends.push(Some(days(*end)));
+        lengths.push(None);
+    }
+    for d in &p.kpi_windows_days {
+        names.push(format!("last_{d}_days"));
+        starts.push(None);
+        ends.push(None);
+        lengths.push(Some(*d as i64));
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("range_name", DataType::Utf8, false),
+        Field::new("start_date", DataType::Date32, true),
+        Field::new("end_date", DataType::Date32, true),
+        Field::new("days", DataType::Int64, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(names)),
+            Arc::new(Date32Array::from(starts)),
+            Arc::new(Date32Array::from(ends)),
+            Arc::new(Int64Array::from(lengths)),
+        ],
+    )
+    .map_err(|e| TransformError::Setup(e.to_string()))?;
+    ctx.register_table(
+        "kpi_windows",
+        Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
+    )?;
+    Ok(())
+}
