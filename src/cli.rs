@@ -245,10 +245,20 @@ async fn extract(global: &Global, args: &ExtractArgs, as_run: bool) -> Result<()
     let cfg = load_config_with(global, &overrides)?;
     let key = config::resolve_api_key(&cfg, &|name| std::env::var(name).ok())
         .map_err(|p| Error::Config(config::ConfigErrors(vec![p])))?;
-    let (mut summary, outcome) = crate::extract::command::run(&cfg, &key, args).await;
+    let (mut summary, mut outcome) = crate::extract::command::run(&cfg, &key, args).await;
     if as_run {
         summary["command"] = json!("run");
-        summary["stages_pending"] = json!({"load-visitors": "issue #5", "transform": "issue #4"});
+        summary["stages_pending"] = json!({"load-visitors": "issue #5"});
+        // Models over what did commit: a partial extraction still refreshes the rest.
+        if matches!(outcome, Ok(()) | Err(Error::Partial(_))) {
+            let run_id = summary["run_id"].as_str().unwrap_or("run").to_string();
+            let transform_args = crate::transform::command::TransformArgs::default();
+            let (t, verdict) = crate::transform::command::run(&cfg, &transform_args, &run_id).await;
+            summary["transform"] = t;
+            if outcome.is_ok() {
+                outcome = verdict;
+            }
+        }
     }
     telemetry::print_summary(&summary);
     outcome
@@ -387,13 +397,17 @@ async fn demo(args: DemoArgs) -> Result<(), Error> {
         .map_err(|e| Error::io(format!("cannot write {}", visitors_path.display()), e))?;
     let extract = demo_extract(&sandbox, &args.out).await;
     let extracted = extract.0["totals"]["rows"].as_u64().unwrap_or(0);
+    let transform = demo_transform(&args.out, extract.0["run_id"].as_str().unwrap_or("demo")).await;
+    let headline = demo_headline(&args.out).await;
     let summary = json!({
         "command": "demo",
         "sandbox": {"url": sandbox.base_url(), "objects": objects, "resources_reachable": reachable, "requests": sandbox.stats().requests},
-        "stages_run": ["extract"],
-        "stages_pending": {"load-visitors": "issue #5", "transform": "issue #4"},
+        "stages_run": ["extract", "transform"],
+        "stages_pending": {"load-visitors": "issue #5"},
         "extract": extract.0,
-        "outputs": [args.out.join("raw").display().to_string(), expected_path.display().to_string(), visitors_path.display().to_string()],
+        "transform": transform.0,
+        "headline": headline,
+        "outputs": [args.out.join("raw").display().to_string(), args.out.join("marts").display().to_string(), expected_path.display().to_string(), visitors_path.display().to_string()],
         "duration_seconds": started.elapsed().as_secs_f64(),
     });
     eprintln!(
@@ -409,20 +423,72 @@ async fn demo(args: DemoArgs) -> Result<(), Error> {
         expected_path.display(),
         visitors_path.display()
     );
-    eprintln!("demo: load-visitors and transform are not built yet (issues #5, #4)");
+    eprintln!(
+        "demo: built the models into {}/marts: {headline}",
+        args.out.display()
+    );
+    eprintln!("demo: load-visitors is not built yet (issue #5)");
     telemetry::print_summary(&summary);
-    extract.1
+    extract.1.and(transform.1)
+}
+
+fn demo_storage_url(out: &Path) -> String {
+    format!(
+        "file://{}",
+        std::path::absolute(out)
+            .unwrap_or_else(|_| out.to_path_buf())
+            .display()
+    )
+}
+
+async fn demo_transform(out: &Path, run_id: &str) -> (serde_json::Value, Result<(), Error>) {
+    let mut cfg = Config::default();
+    cfg.storage.url = demo_storage_url(out);
+    let args = crate::transform::command::TransformArgs::default();
+    let (mut summary, verdict) = crate::transform::command::run(&cfg, &args, run_id).await;
+    // The per-model list is long; the demo shows the count and the time.
+    if let Some(models) = summary.as_object_mut().and_then(|o| o.remove("models")) {
+        let list = models.as_array().map(Vec::as_slice).unwrap_or_default();
+        let built = list.iter().filter(|m| m["status"] == "ok").count();
+        summary["models_built"] = json!(built);
+        summary["models_total"] = json!(list.len());
+    }
+    (summary, verdict)
+}
+
+/// The 30-day KPI row, read back from the committed marts.
+async fn demo_headline(out: &Path) -> serde_json::Value {
+    let sql = "SELECT start_date, end_date, gross_revenue_settlement, net_revenue_settlement, \
+               transactions, new_customers, churned_subscriptions, failed_payments, mrr, arr, \
+               active_subscriptions FROM kpi_summary WHERE range_name = 'last_30_days'";
+    let Ok(storage) = crate::storage::Storage::open(&demo_storage_url(out), &Default::default())
+    else {
+        return json!(null);
+    };
+    let Ok(ctx) = crate::transform::open(&storage).await else {
+        return json!(null);
+    };
+    let Ok(df) = ctx.sql(sql).await else {
+        return json!(null);
+    };
+    let Ok(batches) = df.collect().await else {
+        return json!(null);
+    };
+    let mut writer = arrow::json::ArrayWriter::new(Vec::new());
+    let written = batches.iter().try_for_each(|b| writer.write(b));
+    if written.is_err() || writer.finish().is_err() {
+        return json!(null);
+    }
+    serde_json::from_slice::<serde_json::Value>(&writer.into_inner())
+        .ok()
+        .and_then(|v| v.get(0).cloned())
+        .unwrap_or(json!(null))
 }
 
 /// The extract stage against the in-process sandbox, into `<out>` (no pipeline.toml needed).
 async fn demo_extract(sandbox: &Sandbox, out: &Path) -> (serde_json::Value, Result<(), Error>) {
     let mut cfg = Config::default();
-    cfg.storage.url = format!(
-        "file://{}",
-        std::path::absolute(out)
-            .unwrap_or_else(|_| out.to_path_buf())
-            .display()
-    );
+    cfg.storage.url = demo_storage_url(out);
     cfg.stripe.api_base = sandbox.base_url();
     // The sandbox has no rate limit; Stripe's test-mode pace would only make the demo wait.
     cfg.stripe.max_requests_per_second = Some(500.0);

@@ -88,7 +88,10 @@ fn the_documented_pipeline_toml_loads_cleanly() {
     let marts = models.iter().filter(|m| m["layer"] == "mart");
     assert!(marts.clone().all(|m| m["rows"] == 0), "{summary}");
     assert!(marts.count() >= 9, "{summary}");
-    assert!(models.iter().any(|m| m["model"] == "mrr_daily"), "{summary}");
+    assert!(
+        models.iter().any(|m| m["model"] == "mrr_daily"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -112,6 +115,26 @@ fn demo_serves_the_sandbox_and_writes_its_outputs() {
             .exists()
     );
     assert!(dir.path().join("data/sandbox/visitor_events.csv").exists());
+    let transform = &summary["transform"];
+    assert_eq!(transform["status"], "ok", "{transform}");
+    assert_eq!(transform["models_built"], transform["models_total"]);
+    // The headline read back from the marts agrees with the generator's own truth.
+    let oracle: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("data/sandbox/expected_metrics.json")).expect("oracle"),
+    )
+    .expect("oracle json");
+    let as_of = oracle["as_of_day"].as_i64().expect("as_of_day");
+    let active = oracle["mrr_subscription_daily"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["day"] == as_of && r["mrr"].as_i64() > Some(0))
+        .count();
+    assert_eq!(
+        summary["headline"]["active_subscriptions"], active,
+        "{}",
+        summary["headline"]
+    );
 }
 
 #[test]

@@ -4,11 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, NaiveDate};
+use chrono::DateTime;
 use datafusion::prelude::SessionContext;
 use stripelake::sandbox::oracle::{self, Expected};
 use stripelake::storage::Storage;
-use stripelake::transform::{self, Params};
+use stripelake::transform;
 
 use crate::support::{self, NOW};
 use crate::transform_scenarios::rows;
@@ -20,16 +20,23 @@ fn date(day: i64) -> String {
         .to_string()
 }
 
-/// Extracts seed `seed` into a fresh lake and runs every model with the oracle's `as_of`.
+/// `stripelake run` (extract, then every model) on seed `seed` into a fresh lake, as_of left to
+/// the data (the day before the extraction, which is the sandbox clock).
 async fn lake(seed: u64, scale: f64) -> (tempfile::TempDir, SessionContext, Expected) {
     let sb = support::start(seed, scale).await;
     let dir = tempfile::tempdir().expect("lake dir");
-    let out = support::extract(&sb, dir.path(), support::KEY, NOW, &[]).await;
+    let out = support::stage(&sb, dir.path(), support::KEY, NOW, "run", &[]).await;
     assert_eq!(
         out.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = support::summary(&out);
+    assert_eq!(
+        summary["transform"]["status"], "ok",
+        "{}",
+        summary["transform"]
     );
     let expected = sb.with_account(oracle::expected);
     let storage = Storage::open(
@@ -37,22 +44,6 @@ async fn lake(seed: u64, scale: f64) -> (tempfile::TempDir, SessionContext, Expe
         &Default::default(),
     )
     .expect("store");
-    let as_of = NaiveDate::parse_from_str(&date(expected.as_of_day), "%Y-%m-%d").expect("as_of");
-    let params = Params {
-        as_of: Some(as_of),
-        report_timezone: "UTC".into(),
-        settlement_currency: None,
-        discount_mode: "forever_only".into(),
-        churn_recognition: "at_end".into(),
-        livemode: None,
-        kpi_ranges: Vec::new(),
-        kpi_windows_days: vec![7, 30],
-    };
-    let outcomes = transform::run(&storage, &params, &[], "oracle")
-        .await
-        .expect("transform");
-    let failed: Vec<_> = outcomes.iter().filter(|o| o.status != "ok").collect();
-    assert!(failed.is_empty(), "models failed: {failed:#?}");
     let ctx = transform::open(&storage).await.expect("open");
     (dir, ctx, expected)
 }

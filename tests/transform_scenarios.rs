@@ -276,6 +276,46 @@ async fn check(file: &str) {
     );
 }
 
+/// The identity checks are not decoration: a mart that drops the FX adjustment is caught.
+#[tokio::test]
+async fn a_broken_identity_fails_its_check() {
+    let text = std::fs::read_to_string(format!("{DIR}/27_eur_fx_adjustment.json")).expect("read");
+    let scenario: Value = serde_json::from_str(&text).expect("json");
+    let storage = Storage::open("memory://", &Default::default()).expect("memory store");
+    let objects: BTreeMap<String, Vec<Value>> =
+        serde_json::from_value(scenario["objects"].clone()).expect("objects");
+    load_objects(&storage, &objects, 1_772_800_000).await;
+    let mut models = transform::models::embedded().expect("models");
+    let daily = models
+        .iter_mut()
+        .find(|m| m.name == "mrr_daily")
+        .expect("mrr_daily");
+    let honest =
+        "mrr - COALESCE(lag(mrr) OVER (ORDER BY date), 0) - net_mrr_movement AS fx_adjustment";
+    assert!(
+        daily.sql.contains(honest),
+        "the test must track mrr_daily.sql"
+    );
+    daily.sql = daily
+        .sql
+        .replace(honest, "CAST(0 AS BIGINT) AS fx_adjustment");
+    let params = scenario_params(&scenario["params"], None);
+    let (_, outcomes) = transform::build_models(&storage, &params, models, &[], "t1")
+        .await
+        .expect("transform");
+    let check = outcomes
+        .iter()
+        .find(|o| o.model == "check_mrr_identity")
+        .expect("the check ran");
+    assert_eq!(check.status, "failed", "{check:?}");
+    let error = check.error.as_deref().unwrap_or_default();
+    assert!(error.contains("rows break this check"), "{error}");
+    assert!(
+        outcomes.iter().filter(|o| o.status != "ok").count() == 1,
+        "only the check fails: {outcomes:#?}"
+    );
+}
+
 macro_rules! scenarios {
     ($($name:ident),+ $(,)?) => {
         $(

@@ -81,6 +81,7 @@ fn layer_name(l: Layer) -> &'static str {
         Layer::Staging => "staging",
         Layer::Intermediate => "intermediate",
         Layer::Mart => "mart",
+        Layer::Check => "check",
     }
 }
 
@@ -103,13 +104,24 @@ pub async fn build(
     wanted: &[String],
     run_id: &str,
 ) -> Result<(SessionContext, Vec<ModelOutcome>), TransformError> {
+    build_models(storage, params, models::embedded()?, wanted, run_id).await
+}
+
+/// `build` over a given model set (tests swap a model to prove a check can fail).
+pub async fn build_models(
+    storage: &Storage,
+    params: &Params,
+    all: Vec<Model>,
+    wanted: &[String],
+    run_id: &str,
+) -> Result<(SessionContext, Vec<ModelOutcome>), TransformError> {
     let ctx = tables::session(storage).await?;
     let mut external = tables::register_raw(&ctx, storage).await?;
     external.extend(tables::register_seeds(&ctx)?);
     tables::register_params(&ctx, params)?;
     external.insert("params".into());
     external.insert("kpi_windows".into());
-    let ordered = models::order(&models::embedded()?, &external)?;
+    let ordered = models::order(&all, &external)?;
     let selected = models::select(ordered, wanted)?;
     let mut outcomes = Vec::new();
     let mut broken: BTreeSet<String> = BTreeSet::new();
@@ -165,6 +177,20 @@ async fn materialise(
     run_id: &str,
 ) -> Result<(u64, usize), TransformError> {
     let df = ctx.sql(&model.sql).await?;
+    if model.layer == Layer::Check {
+        let violations = df.collect().await?;
+        let count: usize = violations.iter().map(|b| b.num_rows()).sum();
+        if count == 0 {
+            return Ok((0, 0));
+        }
+        let first = arrow::util::pretty::pretty_format_batches(&violations[..1])
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        return Err(TransformError::Setup(format!(
+            "{count} rows break this check; the first:\n{}",
+            first.lines().take(6).collect::<Vec<_>>().join("\n")
+        )));
+    }
     if model.layer != Layer::Mart {
         // Every column nullable: the plan's nullability and the batches' can disagree, and the
         // table's consumers do not care.

@@ -15,6 +15,8 @@ pub enum Layer {
     Staging,
     Intermediate,
     Mart,
+    /// `sql/checks/`: a query whose rows are violations; built after what it reads, stored nowhere.
+    Check,
 }
 
 #[derive(Clone, Debug)]
@@ -67,6 +69,7 @@ fn layer(path: &str) -> Layer {
     match path.split('/').next() {
         Some("staging") => Layer::Staging,
         Some("intermediate") => Layer::Intermediate,
+        Some("checks") => Layer::Check,
         _ => Layer::Mart,
     }
 }
@@ -278,5 +281,7 @@ mod tests {
         external.insert("params".into());
         external.insert("kpi_windows".into());
         order(&models, &external).expect("every model's inputs exist and there is no cycle");
+        let checks = models.iter().filter(|m| m.layer == Layer::Check).count();
+        assert!(checks >= 3, "the identity checks are models too");
     }
 }

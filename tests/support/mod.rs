@@ -182,8 +182,20 @@ pub async fn extract(
     now: i64,
     extra: &[&str],
 ) -> std::process::Output {
+    stage(sb, root, key, now, "extract", extra).await
+}
+
+/// `extract` or `run` (extract, then the models) against the sandbox, into `root`.
+pub async fn stage(
+    sb: &Sandbox,
+    root: &std::path::Path,
+    key: &str,
+    now: i64,
+    command: &str,
+    extra: &[&str],
+) -> std::process::Output {
     let mut args = vec![
-        "extract",
+        command,
         "--api-base",
         "",
         "--storage",
