@@ -4,7 +4,9 @@
 --   reconstructed  the time before the first exact state: that state's predecessor (the first
 --                  event with its previous_attributes undone, or the first stored version),
 --                  placed at the subscription's immutable timestamps (created, trial_end,
---                  ended_at); int_subscription_states derives the status at those times.
+--                  ended_at) and at the start of every invoice line, with the items the
+--                  invoice lines say were billed then (regular lines per period, proration
+--                  lines at mid-cycle changes); int_subscription_states derives the status.
 WITH events AS (
     SELECT
         e.account,
@@ -76,19 +78,38 @@ moments AS (
     SELECT account, subscription_id, first_at, base, CAST(sl_json(base, 'ended_at') AS BIGINT)
     FROM first_exact
 ),
+invoice_lines AS (
+    SELECT account, subscription AS subscription_id, array_agg(raw) AS lines
+    FROM stg_invoice_line_items
+    WHERE subscription IS NOT NULL
+    GROUP BY account, subscription
+),
+line_moments AS (
+    SELECT DISTINCT f.account, f.subscription_id, f.first_at, f.base, sl_seconds(l.period_start) AS at
+    FROM first_exact f
+    JOIN stg_invoice_line_items l
+        ON l.account = f.account AND l.subscription = f.subscription_id
+),
+all_moments AS (
+    SELECT * FROM moments
+    UNION
+    SELECT account, subscription_id, first_at, base, at FROM line_moments
+),
 reconstructed AS (
     SELECT
-        account,
-        subscription_id,
-        at,
+        m.account,
+        m.subscription_id,
+        m.at,
         'reconstructed' AS source,
         0 AS source_rank,
-        CAST(at AS VARCHAR) AS tiebreak,
+        CAST(m.at AS VARCHAR) AS tiebreak,
         CAST(NULL AS VARCHAR) AS event_type,
-        base AS state,
+        sl_reconstruct(m.base, l.lines, m.at) AS state,
         CAST(NULL AS VARCHAR) AS previous_attributes
-    FROM moments
-    WHERE base IS NOT NULL AND at IS NOT NULL AND at < first_at
+    FROM all_moments m
+    LEFT JOIN invoice_lines l
+        ON l.account = m.account AND l.subscription_id = m.subscription_id
+    WHERE m.base IS NOT NULL AND m.at IS NOT NULL AND m.at < m.first_at
 )
 SELECT account, subscription_id, at, source, source_rank, tiebreak, state FROM exact
 UNION ALL

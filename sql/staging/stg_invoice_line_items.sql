@@ -18,6 +18,7 @@ SELECT
     v.product,
     v.discount_amounts,
     v.metadata,
+    v._raw AS raw,
     v._extracted_at AS extracted_at
 FROM (
     SELECT

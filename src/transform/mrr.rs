@@ -270,6 +270,71 @@ pub fn status_at(sub: &Value, at: i64, reconstructed: bool) -> String {
     }
 }
 
+/// The items a subscription was billed for at `at`, replayed from its invoice lines: each
+/// invoice's regular lines set the item list from the latest period start among them (metered
+/// lines are billed in arrears, so they start a period earlier); proration lines change it at
+/// the change time (a credit removes that price × quantity, a charge adds it). `None` when no
+/// line is that old.
+pub fn billed_items(lines: &[Value], at: i64) -> Option<Vec<Value>> {
+    use std::collections::BTreeMap;
+    /// (price, quantity) per line.
+    type Billed<'a> = Vec<(&'a str, i64)>;
+    // (effective time, 0 = regular set | 1 = credit | 2 = charge, invoice) → lines
+    let mut changes: BTreeMap<(i64, u8, &str), Billed> = BTreeMap::new();
+    let mut regular: BTreeMap<&str, (i64, Billed)> = BTreeMap::new();
+    for l in lines {
+        let (Some(start), Some(price)) = (
+            l.pointer("/period/start").and_then(Value::as_i64),
+            l.pointer("/pricing/price_details/price")
+                .and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let invoice = l.get("invoice").and_then(Value::as_str).unwrap_or("");
+        let quantity = l.get("quantity").and_then(Value::as_i64).unwrap_or(1);
+        let proration = l
+            .pointer("/parent/subscription_item_details/proration")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if proration {
+            let credit = l.get("amount").and_then(Value::as_i64).unwrap_or(0) < 0;
+            let kind = if credit { 1 } else { 2 };
+            changes
+                .entry((start, kind, invoice))
+                .or_default()
+                .push((price, quantity));
+        } else {
+            let set = regular.entry(invoice).or_insert((start, Vec::new()));
+            set.0 = set.0.max(start);
+            set.1.push((price, quantity));
+        }
+    }
+    for (invoice, (start, items)) in regular {
+        changes.insert((start, 0, invoice), items);
+    }
+    let mut items: Option<Vec<(&str, i64)>> = None;
+    for ((_, kind, _), lines) in changes.range(..=(at, u8::MAX, "\u{10ffff}")) {
+        let current = items.get_or_insert_with(Vec::new);
+        match kind {
+            0 => *current = lines.clone(),
+            1 => {
+                for line in lines {
+                    if let Some(k) = current.iter().position(|x| x == line) {
+                        current.remove(k);
+                    }
+                }
+            }
+            _ => current.extend(lines.iter().copied()),
+        }
+    }
+    items.map(|items| {
+        items
+            .into_iter()
+            .map(|(p, q)| serde_json::json!({"price": {"id": p}, "quantity": q, "discounts": []}))
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -365,6 +430,44 @@ mod tests {
             ..STRIPE
         };
         assert_eq!(mrr(base("active"), &[], &[], at_request), 0);
+    }
+
+    #[test]
+    fn billed_items_replay_regular_and_proration_lines() {
+        let line = |start: i64, inv: &str, price: &str, q: i64, proration: bool, amount: i64| {
+            json!({"period": {"start": start}, "invoice": inv, "quantity": q, "amount": amount,
+                   "pricing": {"price_details": {"price": price}},
+                   "parent": {"subscription_item_details": {"proration": proration}}})
+        };
+        let lines = [
+            line(100, "in_1", "seat", 5, false, 5000),
+            line(100, "in_1", "addon", 1, false, 700),
+            // Mid-cycle at 150: 5 seats become 8.
+            line(150, "in_2", "seat", 5, true, -2500),
+            line(150, "in_2", "seat", 8, true, 4000),
+            // Next cycle at 200 bills only 8 seats (the add-on was removed) and, in arrears,
+            // the metered usage of the period that started at 100.
+            line(200, "in_3", "seat", 8, false, 8000),
+            line(100, "in_3", "usage", 4321, false, 864),
+        ];
+        let at = |t| {
+            billed_items(&lines, t).map(|items| {
+                items
+                    .iter()
+                    .map(|i| {
+                        format!(
+                            "{}x{}",
+                            i["price"]["id"].as_str().unwrap_or(""),
+                            i["quantity"]
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(at(99), None);
+        assert_eq!(at(100), Some(vec!["seatx5".into(), "addonx1".into()]));
+        assert_eq!(at(150), Some(vec!["addonx1".into(), "seatx8".into()]));
+        assert_eq!(at(250), Some(vec!["seatx8".into(), "usagex4321".into()]));
     }
 
     #[test]

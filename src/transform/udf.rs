@@ -83,6 +83,7 @@ pub fn register(ctx: &SessionContext) {
         udf("sl_sub_mrr", 9, DataType::Int64, sl_sub_mrr),
         udf("sl_json_elements", 2, list.clone(), sl_json_elements),
         udf("sl_complete_items", 2, DataType::Utf8, sl_complete_items),
+        udf("sl_reconstruct", 3, DataType::Utf8, sl_reconstruct),
         udf("sl_convert", 4, DataType::Int64, sl_convert),
         udf("sl_div_2dp", 2, DataType::Decimal128(38, 2), sl_div_2dp),
     ] {
@@ -292,6 +293,33 @@ fn sl_complete_items(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
             out.append_value(sub.to_string());
         } else {
             out.append_value(text);
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `sl_reconstruct(state_json, invoice_lines[], at)`: the state with the items its subscription
+/// was billed for at `at` (METRICS.md §1 item 6c), or unchanged when no line is that old.
+fn sl_reconstruct(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
+    let (json, at) = (strings(&args[0])?, ints(&args[2])?);
+    let mut out = StringBuilder::new();
+    for i in 0..json.len() {
+        let Some(text) = opt_str(&json, i) else {
+            out.append_null();
+            continue;
+        };
+        let lines = list_values(&args[1], i)?;
+        let billed = mrr::billed_items(&lines, opt_int(&at, i).unwrap_or(i64::MIN));
+        match billed {
+            Some(items) => {
+                let mut sub = parse(Some(text));
+                if let Some(list) = sub.get_mut("items") {
+                    list["data"] = Value::Array(items);
+                    list["has_more"] = Value::Bool(false);
+                }
+                out.append_value(sub.to_string());
+            }
+            None => out.append_value(text),
         }
     }
     Ok(Arc::new(out.finish()))
