@@ -89,6 +89,8 @@ pub enum Command {
 pub enum BenchCommand {
     /// Extraction against the sandbox at Stripe's pace, or CPU-bound with --cpu.
     Extract(crate::bench::BenchExtractArgs),
+    /// The SQL models over a large lake (copies of a sandbox account), against a full scan.
+    Transform(crate::bench::transform::BenchTransformArgs),
 }
 
 /// Flags of the stages; accepted now so scripts can be written against the final interface.
@@ -222,6 +224,13 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let report = crate::bench::extract(args)
                 .await
                 .map_err(|e| Error::io("extraction benchmark", e))?;
+            telemetry::print_summary(&report);
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Transform(args)) => {
+            let report = crate::bench::transform::run(args)
+                .await
+                .map_err(|e| Error::io("transform benchmark", e))?;
             telemetry::print_summary(&report);
             Ok(())
         }

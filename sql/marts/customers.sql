@@ -3,6 +3,7 @@
 -- LTV = net sales (gross − refunds − disputes, before Stripe fees) over all history.
 WITH ledger AS (
     SELECT
+        account,
         customer_key,
         min(CASE WHEN category = 'charge' THEN date END) AS first_payment_date,
         max(CASE WHEN category = 'charge' THEN date END) AS last_payment_date,
@@ -15,15 +16,16 @@ WITH ledger AS (
         sum(CASE WHEN category <> 'fee' THEN fees_settlement ELSE 0 END) AS fees_settlement
     FROM int_ledger
     WHERE category <> 'fee'
-    GROUP BY customer_key
+    GROUP BY account, customer_key
 ),
 failed AS (
     SELECT
+        account,
         COALESCE(customer, 'email:' || lower(trim(billing_email)), 'charge:' || id) AS customer_key,
         count(*) AS failed_payment_count
     FROM stg_charges
     WHERE status = 'failed'
-    GROUP BY 1
+    GROUP BY 1, 2
 )
 SELECT
     l.customer_key,
@@ -42,8 +44,9 @@ SELECT
     l.refunds_settlement,
     l.disputes_settlement,
     l.fees_settlement,
-    l.gross_settlement - l.refunds_settlement - l.disputes_settlement AS ltv_realized
+    l.gross_settlement - l.refunds_settlement - l.disputes_settlement AS ltv_realized,
+    l.account
 FROM ledger l
 CROSS JOIN stg_settings cfg
-LEFT JOIN stg_customers c ON c.id = l.customer_key
-LEFT JOIN failed f ON f.customer_key = l.customer_key
+LEFT JOIN stg_customers c ON c.account = l.account AND c.id = l.customer_key
+LEFT JOIN failed f ON f.account = l.account AND f.customer_key = l.customer_key

@@ -6,19 +6,22 @@ WITH money AS (
         l.category,
         l.disputes_settlement,
         l.fees_settlement,
+        l.account,
         b.source AS dispute_id
     FROM int_ledger l
-    JOIN stg_balance_transactions b ON b.id = l.balance_transaction_id
+    JOIN stg_balance_transactions b
+        ON b.account = l.account AND b.id = l.balance_transaction_id
     WHERE l.category IN ('dispute', 'dispute_reversal')
 ),
 per_dispute AS (
     SELECT
+        account,
         dispute_id,
         sum(CASE WHEN category = 'dispute' THEN disputes_settlement ELSE 0 END) AS withdrawn_settlement,
         -sum(CASE WHEN category = 'dispute_reversal' THEN disputes_settlement ELSE 0 END) AS reinstated_settlement,
         sum(fees_settlement) AS fees_settlement
     FROM money
-    GROUP BY dispute_id
+    GROUP BY account, dispute_id
 )
 SELECT
     sl_day(d.created, cfg.report_timezone) AS date,
@@ -31,8 +34,9 @@ SELECT
     d.amount,
     COALESCE(p.withdrawn_settlement, 0) AS withdrawn_settlement,
     COALESCE(p.reinstated_settlement, 0) AS reinstated_settlement,
-    COALESCE(p.fees_settlement, 0) AS fees_settlement
+    COALESCE(p.fees_settlement, 0) AS fees_settlement,
+    d.account
 FROM stg_disputes d
 CROSS JOIN stg_settings cfg
-LEFT JOIN stg_charges ch ON ch.id = d.charge
-LEFT JOIN per_dispute p ON p.dispute_id = d.id
+LEFT JOIN stg_charges ch ON ch.account = d.account AND ch.id = d.charge
+LEFT JOIN per_dispute p ON p.account = d.account AND p.dispute_id = d.id

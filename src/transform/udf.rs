@@ -303,12 +303,14 @@ fn sl_complete_items(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
 fn sl_reconstruct(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
     let (json, at) = (strings(&args[0])?, ints(&args[2])?);
     let mut out = StringBuilder::new();
+    // Every moment of a subscription carries the same line list: parse each list once.
+    let mut parsed: HashMap<u64, Arc<Vec<Value>>> = HashMap::new();
     for i in 0..json.len() {
         let Some(text) = opt_str(&json, i) else {
             out.append_null();
             continue;
         };
-        let lines = list_values(&args[1], i)?;
+        let lines = list_values_cached(&args[1], i, &mut parsed)?;
         let billed = mrr::billed_items(&lines, opt_int(&at, i).unwrap_or(i64::MIN));
         match billed {
             Some(items) => {
@@ -422,6 +424,38 @@ fn list_values(a: &ArrayRef, i: usize) -> Result<Vec<Value>> {
         .filter_map(|j| opt_str(&values, j))
         .map(|t| parse(Some(t)))
         .collect())
+}
+
+/// `list_values`, remembering parsed lists by a hash of their text.
+fn list_values_cached(
+    a: &ArrayRef,
+    i: usize,
+    cache: &mut HashMap<u64, Arc<Vec<Value>>>,
+) -> Result<Arc<Vec<Value>>> {
+    use std::hash::{Hash, Hasher};
+    let Some(list) = a.as_any().downcast_ref::<ListArray>() else {
+        return Ok(Arc::new(Vec::new()));
+    };
+    if list.is_null(i) {
+        return Ok(Arc::new(Vec::new()));
+    }
+    let values = strings(&list.value(i))?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for j in 0..values.len() {
+        opt_str(&values, j).hash(&mut hasher);
+    }
+    let key = hasher.finish();
+    if let Some(hit) = cache.get(&key) {
+        return Ok(hit.clone());
+    }
+    let parsed: Arc<Vec<Value>> = Arc::new(
+        (0..values.len())
+            .filter_map(|j| opt_str(&values, j))
+            .map(|t| parse(Some(t)))
+            .collect(),
+    );
+    cache.insert(key, parsed.clone());
+    Ok(parsed)
 }
 
 /// `sl_sub_mrr(state_json, customer_discount_json, status, prices[], coupons[], discounts[],

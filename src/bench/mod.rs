@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 
 use crate::sandbox::{DEFAULT_TEST_KEY, GenConfig, KeySpec, Knobs, Sandbox, generate};
 
+pub mod transform;
+
 /// Stripe's live read limit and page size: the ceiling any extractor can reach.
 pub const STRIPE_REQUESTS_PER_SECOND: f64 = 100.0;
 pub const OBJECTS_PER_PAGE: f64 = 100.0;
@@ -53,51 +55,19 @@ fn proc_cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks / 100.0)
 }
 
-pub async fn extract(args: BenchExtractArgs) -> std::io::Result<Value> {
-    let now = chrono::Utc::now().timestamp();
-    let now = now - now.rem_euclid(86_400);
-    let config = GenConfig {
-        seed: args.seed,
-        scale: args.scale,
-        now,
-        livemode: false,
-    };
-    let account = tokio::task::spawn_blocking(move || generate::generate(&config))
-        .await
-        .map_err(std::io::Error::other)?;
-    let objects = account.store.total_objects();
-    let sandbox = Sandbox::serve(account, 0, vec![KeySpec::full(DEFAULT_TEST_KEY)]).await?;
-    let (latency, limit, rate) = if args.cpu {
-        (0, None, 100_000.0)
-    } else {
-        (
-            args.latency_ms,
-            (args.sandbox_rate > 0.0).then_some(args.sandbox_rate),
-            args.rate,
-        )
-    };
-    sandbox.set_knobs(Knobs {
-        latency_ms: latency,
-        rate_limit: limit,
-        burst: limit,
-        ..Knobs::default()
-    });
-    let dir = std::env::temp_dir().join(format!("stripelake-bench-{}", std::process::id()));
-    let storage = format!("file://{}", dir.display());
+/// One run of this binary as a child: wall time, peak RSS, CPU and its JSON summary.
+struct ChildRun {
+    wall: f64,
+    peak_kb: u64,
+    cpu: f64,
+    summary: Value,
+}
+
+async fn measure_child(args: &[&str], now: i64) -> std::io::Result<ChildRun> {
     let exe = std::env::current_exe()?;
     let started = Instant::now();
     let mut child = tokio::process::Command::new(exe)
-        .args([
-            "extract",
-            "--api-base",
-            &sandbox.base_url(),
-            "--storage",
-            &storage,
-            "--since",
-            "2000-01-01",
-            "--max-requests-per-second",
-            &rate.to_string(),
-        ])
+        .args(args)
         .env("STRIPE_API_KEY", DEFAULT_TEST_KEY)
         .env("STRIPELAKE_NOW", now.to_string())
         .env_remove("STRIPELAKE_CONFIG")
@@ -134,6 +104,62 @@ pub async fn extract(args: BenchExtractArgs) -> std::io::Result<Value> {
         .last()
         .and_then(|l| serde_json::from_str(l).ok())
         .unwrap_or(Value::Null);
+    Ok(ChildRun {
+        wall,
+        peak_kb,
+        cpu,
+        summary,
+    })
+}
+
+pub async fn extract(args: BenchExtractArgs) -> std::io::Result<Value> {
+    let now = chrono::Utc::now().timestamp();
+    let now = now - now.rem_euclid(86_400);
+    let config = GenConfig {
+        seed: args.seed,
+        scale: args.scale,
+        now,
+        livemode: false,
+    };
+    let account = tokio::task::spawn_blocking(move || generate::generate(&config))
+        .await
+        .map_err(std::io::Error::other)?;
+    let objects = account.store.total_objects();
+    let sandbox = Sandbox::serve(account, 0, vec![KeySpec::full(DEFAULT_TEST_KEY)]).await?;
+    let (latency, limit, rate) = if args.cpu {
+        (0, None, 100_000.0)
+    } else {
+        (
+            args.latency_ms,
+            (args.sandbox_rate > 0.0).then_some(args.sandbox_rate),
+            args.rate,
+        )
+    };
+    sandbox.set_knobs(Knobs {
+        latency_ms: latency,
+        rate_limit: limit,
+        burst: limit,
+        ..Knobs::default()
+    });
+    let dir = std::env::temp_dir().join(format!("stripelake-bench-{}", std::process::id()));
+    let storage = format!("file://{}", dir.display());
+    let rate_text = rate.to_string();
+    let run = measure_child(
+        &[
+            "extract",
+            "--api-base",
+            &sandbox.base_url(),
+            "--storage",
+            &storage,
+            "--since",
+            "2000-01-01",
+            "--max-requests-per-second",
+            &rate_text,
+        ],
+        now,
+    )
+    .await?;
+    let (wall, peak_kb, cpu, summary) = (run.wall, run.peak_kb, run.cpu, run.summary);
     let _ = std::fs::remove_dir_all(&dir);
     let rows = summary["totals"]["rows"].as_f64().unwrap_or(0.0);
     let requests = summary["totals"]["requests"].as_f64().unwrap_or(0.0);

@@ -1,0 +1,222 @@
+//! `stripelake bench transform`: the models over a large lake. A sandbox account is extracted
+//! (CPU-bound, no rate limit), then its raw tables are copied into many accounts — the payment
+//! tables and the subscription tables by separate factors, so the lake can have 1M balance
+//! transactions without millions of subscriptions — and `transform` runs as a child process.
+//! The yardstick is one full read of the same input Parquet (every column of every file).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{ArrayRef, StringArray};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::{Value, json};
+
+use super::{DEFAULT_TEST_KEY, GenConfig, KeySpec, Sandbox, generate, measure_child};
+use crate::storage::Storage;
+use crate::storage::manifest::{self, Change};
+use crate::storage::parquet::PartWriter;
+use crate::stripe::streams::STREAMS;
+
+/// Tables copied `payment_copies` times; everything else is copied `subscription_copies` times.
+const PAYMENT_TABLES: &[&str] = &["balance_transactions", "charges", "refunds", "disputes"];
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchTransformArgs {
+    /// Sandbox size of the account that is copied (1 ≈ 6k objects).
+    #[arg(long, default_value_t = 20.0)]
+    pub scale: f64,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Copies of balance transactions, charges, refunds and disputes (one account each).
+    #[arg(long, default_value_t = 1)]
+    pub payment_copies: u32,
+    /// Copies of every other table: customers, subscriptions, invoices, events, prices, …
+    #[arg(long, default_value_t = 1)]
+    pub subscription_copies: u32,
+    /// Where the lake goes (default: a temporary directory, removed afterwards).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+fn io(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+pub async fn run(args: BenchTransformArgs) -> std::io::Result<Value> {
+    let now = chrono::Utc::now().timestamp();
+    let now = now - now.rem_euclid(86_400);
+    let config = GenConfig {
+        seed: args.seed,
+        scale: args.scale,
+        now,
+        livemode: false,
+    };
+    let account = tokio::task::spawn_blocking(move || generate::generate(&config))
+        .await
+        .map_err(io)?;
+    let sandbox = Sandbox::serve(account, 0, vec![KeySpec::full(DEFAULT_TEST_KEY)]).await?;
+    let root = args.out.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("stripelake-bench-transform-{}", std::process::id()))
+    });
+    let base = root.join("extracted");
+    let lake = root.join("lake");
+    let base_url = format!("file://{}", base.display());
+    let extract = measure_child(
+        &[
+            "extract",
+            "--api-base",
+            &sandbox.base_url(),
+            "--storage",
+            &base_url,
+            "--since",
+            "2000-01-01",
+            "--max-requests-per-second",
+            "100000",
+        ],
+        now,
+    )
+    .await?;
+    if extract.summary["status"] != "ok" {
+        return Err(io(format!("extraction failed: {}", extract.summary)));
+    }
+    drop(sandbox);
+
+    let input_rows = multiply(&base, &lake, &args).await?;
+    let _ = std::fs::remove_dir_all(&base);
+    let (scan_seconds, scan_rows) = full_scan(&lake).await?;
+
+    let lake_url = format!("file://{}", lake.display());
+    let transform = measure_child(&["transform", "--storage", &lake_url], now).await?;
+    let models = transform.summary["models"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let rows_of = |name: &str| {
+        models
+            .iter()
+            .find(|m| m["model"] == name)
+            .map_or(Value::Null, |m| m["rows"].clone())
+    };
+    let mut slowest: Vec<&Value> = models.iter().collect();
+    slowest.sort_by(|a, b| {
+        b["seconds"]
+            .as_f64()
+            .unwrap_or(0.0)
+            .total_cmp(&a["seconds"].as_f64().unwrap_or(0.0))
+    });
+    if args.out.is_none() {
+        let _ = std::fs::remove_dir_all(&root);
+    }
+    Ok(json!({
+        "status": transform.summary["status"],
+        "sandbox_scale": args.scale,
+        "payment_copies": args.payment_copies,
+        "subscription_copies": args.subscription_copies,
+        "input_rows": input_rows,
+        "input_rows_total": scan_rows,
+        "transform_wall_seconds": transform.wall,
+        "transform_cpu_seconds": transform.cpu,
+        "transform_peak_rss_mb": transform.peak_kb as f64 / 1024.0,
+        "full_scan_seconds": scan_seconds,
+        "ratio_to_full_scan": transform.wall / scan_seconds.max(1e-9),
+        "mrr_subscription_daily_rows": rows_of("mrr_subscription_daily"),
+        "revenue_daily_rows": rows_of("revenue_daily"),
+        "slowest_models": slowest.iter().take(6).map(|m| json!({"model": m["model"], "seconds": m["seconds"], "rows": m["rows"]})).collect::<Vec<_>>(),
+    }))
+}
+
+/// Copies every raw table of `base` into `lake`, one account per copy.
+async fn multiply(
+    base: &std::path::Path,
+    lake: &std::path::Path,
+    args: &BenchTransformArgs,
+) -> std::io::Result<Value> {
+    let from =
+        Storage::open(&format!("file://{}", base.display()), &Default::default()).map_err(io)?;
+    let to =
+        Storage::open(&format!("file://{}", lake.display()), &Default::default()).map_err(io)?;
+    let mut counts = serde_json::Map::new();
+    for def in STREAMS {
+        let table = format!("raw/{}", def.name);
+        let Some(m) = manifest::latest(&from, &table).await.map_err(io)? else {
+            continue;
+        };
+        let copies = if PAYMENT_TABLES.contains(&def.name) {
+            args.payment_copies
+        } else {
+            args.subscription_copies
+        };
+        let mut batches = Vec::new();
+        for f in &m.files {
+            let file = std::fs::File::open(base.join(&f.path))?;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                .and_then(|b| b.build())
+                .map_err(io)?;
+            for batch in reader {
+                batches.push(batch.map_err(io)?);
+            }
+        }
+        let Some(schema) = batches.first().map(|b| b.schema()) else {
+            continue;
+        };
+        let account_col = schema.index_of("_account").map_err(io)?;
+        let mut rows = 0;
+        for c in 0..copies.max(1) {
+            let account = format!("acct_bench_{c:04}");
+            let mut writer = PartWriter::new(
+                to.clone(),
+                format!("{table}/account={account}"),
+                "bench".into(),
+                schema.clone(),
+                256 << 20,
+            );
+            for b in &batches {
+                let mut columns: Vec<ArrayRef> = b.columns().to_vec();
+                columns[account_col] =
+                    Arc::new(StringArray::from(vec![account.as_str(); b.num_rows()]));
+                let copy = RecordBatch::try_new(schema.clone(), columns).map_err(io)?;
+                rows += copy.num_rows();
+                writer.write(&copy).await.map_err(io)?;
+            }
+            let files = writer.finish().await.map_err(io)?;
+            manifest::commit(&to, &table, "bench", &files, Change::Append)
+                .await
+                .map_err(io)?;
+        }
+        counts.insert(def.name.into(), json!(rows));
+    }
+    Ok(Value::Object(counts))
+}
+
+/// Decodes every column of every committed raw file once: the cost of reading the input.
+async fn full_scan(lake: &std::path::Path) -> std::io::Result<(f64, u64)> {
+    let storage =
+        Storage::open(&format!("file://{}", lake.display()), &Default::default()).map_err(io)?;
+    let mut paths = Vec::new();
+    for def in STREAMS {
+        if let Some(m) = manifest::latest(&storage, &format!("raw/{}", def.name))
+            .await
+            .map_err(io)?
+        {
+            paths.extend(m.files.iter().map(|f| lake.join(&f.path)));
+        }
+    }
+    let started = Instant::now();
+    let rows = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+        let mut rows = 0;
+        for p in paths {
+            let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(p)?)
+                .and_then(|b| b.build())
+                .map_err(io)?;
+            for batch in reader {
+                rows += batch.map_err(io)?.num_rows() as u64;
+            }
+        }
+        Ok(rows)
+    })
+    .await
+    .map_err(io)??;
+    Ok((started.elapsed().as_secs_f64(), rows))
+}
