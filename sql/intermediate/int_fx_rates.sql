@@ -24,8 +24,8 @@ first_rate AS (
 ),
 first_subscription AS (
     SELECT min(sl_day(sub.created, cfg.report_timezone)) AS first_day
-    FROM stg_subscriptions sub
-    CROSS JOIN stg_settings cfg
+    FROM stg_settings cfg
+    CROSS JOIN stg_subscriptions sub
 ),
 first_rate_day AS (
     SELECT min(date) AS first_day FROM daily

@@ -4,6 +4,6 @@ SELECT
     w.range_name,
     COALESCE(w.start_date, sl_add_days(cfg.as_of, 1 - w.days)) AS start_date,
     COALESCE(w.end_date, cfg.as_of) AS end_date
-FROM kpi_windows w
-CROSS JOIN stg_settings cfg
+FROM stg_settings cfg
+CROSS JOIN kpi_windows w
 WHERE COALESCE(w.end_date, cfg.as_of) IS NOT NULL

@@ -3,8 +3,8 @@
 -- column (§2.2), and the customer_key of §5 (refunds and disputes inherit their charge's).
 WITH included AS (
     SELECT b.*, sl_day(b.created, s.report_timezone) AS date
-    FROM stg_balance_transactions b
-    CROSS JOIN stg_settings s
+    FROM stg_settings s
+    CROSS JOIN stg_balance_transactions b
     WHERE b.reporting_category IN (
         'charge', 'partial_capture_reversal', 'charge_failure', 'refund', 'refund_failure',
         'dispute', 'dispute_reversal', 'fee'

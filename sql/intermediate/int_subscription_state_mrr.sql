@@ -2,24 +2,9 @@
 -- integer arithmetic from the state, the prices it uses (with tiers), the coupons of its
 -- discounts (by id, through int_discounts, when the state is an event payload) and the
 -- customer's discount (which applies only when the subscription has none).
-WITH states AS (
-    SELECT
-        st.account,
-        st.subscription_id,
-        st.seq,
-        st.valid_from,
-        st.valid_to,
-        st.state_source,
-        st.status,
-        st.state,
-        sl_json(c.raw, 'discount') AS customer_discount
-    FROM int_subscription_states st
-    LEFT JOIN stg_customers c
-        ON c.account = st.account AND c.id = sl_json(st.state, 'customer')
-),
-price_refs AS (
-    SELECT account, subscription_id, seq, unnest(sl_ref_ids(state, 'prices')) AS price_id
-    FROM states
+WITH price_refs AS (
+    SELECT account, subscription_id, seq, unnest(price_ids) AS price_id
+    FROM int_subscription_states
 ),
 prices AS (
     SELECT r.account, r.subscription_id, r.seq, array_agg(p.raw) AS prices
@@ -28,8 +13,8 @@ prices AS (
     GROUP BY r.account, r.subscription_id, r.seq
 ),
 discount_refs AS (
-    SELECT account, subscription_id, seq, unnest(sl_ref_ids(state, 'discounts')) AS discount_id
-    FROM states
+    SELECT account, subscription_id, seq, unnest(discount_ids) AS discount_id
+    FROM int_subscription_states
 ),
 discount_objects AS (
     SELECT r.account, r.subscription_id, r.seq, d.discount
@@ -46,10 +31,8 @@ coupon_refs AS (
         account,
         subscription_id,
         seq,
-        unnest(array_concat(
-            sl_ref_ids(state, 'coupons'), sl_ref_ids(customer_discount, 'coupons')
-        )) AS coupon_id
-    FROM states
+        unnest(coupon_ids) AS coupon_id
+    FROM int_subscription_states
     UNION ALL
     SELECT account, subscription_id, seq, unnest(sl_ref_ids(discount, 'coupons'))
     FROM discount_objects
@@ -72,8 +55,8 @@ SELECT
         s.state, s.customer_discount, s.status, p.prices, c.coupons, d.discounts,
         cfg.discount_mode, cfg.churn_recognition, s.valid_from
     ) AS mrr
-FROM states s
-CROSS JOIN stg_settings cfg
+FROM stg_settings cfg
+CROSS JOIN int_subscription_states s
 LEFT JOIN prices p
     ON p.account = s.account AND p.subscription_id = s.subscription_id AND p.seq = s.seq
 LEFT JOIN coupons c

@@ -46,7 +46,7 @@ SELECT
     l.fees_settlement,
     l.gross_settlement - l.refunds_settlement - l.disputes_settlement AS ltv_realized,
     l.account
-FROM ledger l
-CROSS JOIN stg_settings cfg
+FROM stg_settings cfg
+CROSS JOIN ledger l
 LEFT JOIN stg_customers c ON c.account = l.account AND c.id = l.customer_key
 LEFT JOIN failed f ON f.account = l.account AND f.customer_key = l.customer_key

@@ -36,7 +36,7 @@ SELECT
     COALESCE(p.reinstated_settlement, 0) AS reinstated_settlement,
     COALESCE(p.fees_settlement, 0) AS fees_settlement,
     d.account
-FROM stg_disputes d
-CROSS JOIN stg_settings cfg
+FROM stg_settings cfg
+CROSS JOIN stg_disputes d
 LEFT JOIN stg_charges ch ON ch.account = d.account AND ch.id = d.charge
 LEFT JOIN per_dispute p ON p.account = d.account AND p.dispute_id = d.id

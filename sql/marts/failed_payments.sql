@@ -13,6 +13,6 @@ SELECT
     c.failure_message,
     c.outcome_type,
     c.payment_method_type
-FROM stg_charges c
-CROSS JOIN stg_settings cfg
+FROM stg_settings cfg
+CROSS JOIN stg_charges c
 WHERE c.status = 'failed'

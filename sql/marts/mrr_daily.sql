@@ -10,8 +10,8 @@ first_day AS (
 ),
 days AS (
     SELECT unnest(generate_series(f.date, cfg.as_of, INTERVAL '1 day')) AS date
-    FROM first_day f
-    CROSS JOIN cfg
+    FROM cfg
+    CROSS JOIN first_day f
     WHERE f.date IS NOT NULL
 ),
 currencies AS (
@@ -78,8 +78,8 @@ native AS (
         COALESCE(s.active_subscriptions, 0) AS active_subscriptions,
         COALESCE(a.active_customers, 0) AS active_customers,
         COALESCE(s.trialing_subscriptions, 0) AS trialing_subscriptions
-    FROM days d
-    CROSS JOIN currencies c
+    FROM currencies c
+    CROSS JOIN days d
     LEFT JOIN by_sub s ON s.date = d.date AND s.currency = c.currency
     LEFT JOIN moves m ON m.date = d.date AND m.currency = c.currency
     LEFT JOIN active_native a ON a.date = d.date AND a.currency = c.currency
@@ -121,8 +121,8 @@ settlement AS (
         s.active_subscriptions,
         COALESCE(a.active_customers, 0) AS active_customers,
         s.trialing_subscriptions
-    FROM settled s
-    CROSS JOIN cfg
+    FROM cfg
+    CROSS JOIN settled s
     LEFT JOIN settled_moves m ON m.date = s.date
     LEFT JOIN active_all a ON a.date = s.date
 )

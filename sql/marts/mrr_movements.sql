@@ -56,8 +56,8 @@ SELECT
     c.mrr_before,
     c.mrr_after,
     c.account
-FROM classified c
-CROSS JOIN cfg
+FROM cfg
+CROSS JOIN classified c
 LEFT JOIN int_fx_rates fx ON fx.date = c.date AND fx.currency = c.currency
 LEFT JOIN currency_exponents ec ON ec.currency = c.currency
 LEFT JOIN currency_exponents es ON es.currency = cfg.settlement_currency

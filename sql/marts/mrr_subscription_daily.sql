@@ -15,8 +15,8 @@ subs AS (
             WHEN sub.ended_at IS NULL THEN cfg.as_of
             ELSE least(sl_day(sub.ended_at, cfg.report_timezone), cfg.as_of)
         END AS last_day
-    FROM stg_subscriptions sub
-    CROSS JOIN cfg
+    FROM cfg
+    CROSS JOIN stg_subscriptions sub
 ),
 spans AS (
     SELECT
@@ -27,8 +27,8 @@ spans AS (
         m.state_source,
         sl_day(m.valid_from, cfg.report_timezone) AS from_day,
         sl_add_days(sl_day(m.valid_to, cfg.report_timezone), -1) AS to_day
-    FROM int_subscription_state_mrr m
-    CROSS JOIN cfg
+    FROM cfg
+    CROSS JOIN int_subscription_state_mrr m
 ),
 days AS (
     SELECT
@@ -64,8 +64,10 @@ SELECT
     END AS fx_rate,
     d.state_source,
     d.account
-FROM days d
-CROSS JOIN cfg
+-- The one-row settings table goes first: a cross join builds its left side and emits a batch per
+-- left row, so a large left side would mean one tiny batch per row.
+FROM cfg
+CROSS JOIN days d
 LEFT JOIN int_fx_rates fx ON fx.date = d.date AND fx.currency = d.currency
 LEFT JOIN currency_exponents ec ON ec.currency = d.currency
 LEFT JOIN currency_exponents es ON es.currency = cfg.settlement_currency

@@ -23,8 +23,8 @@ failed AS (
         c.currency,
         count(*) AS failed_payment_count,
         sum(c.amount) AS failed_payment_amount
-    FROM stg_charges c
-    CROSS JOIN stg_settings s
+    FROM stg_settings s
+    CROSS JOIN stg_charges c
     WHERE c.status = 'failed'
     GROUP BY 1, 2
 ),

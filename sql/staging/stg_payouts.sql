@@ -16,13 +16,13 @@ SELECT
     v.description,
     v.metadata,
     v._extracted_at AS extracted_at
-FROM (
+FROM stg_settings s
+CROSS JOIN (
     SELECT
         *,
         row_number() OVER (PARTITION BY _account, id ORDER BY _extracted_at DESC, _run_id DESC) AS version_rank
     FROM raw.payouts
 ) v
-CROSS JOIN stg_settings s
 WHERE v.version_rank = 1
   AND NOT v._deleted
   AND COALESCE(v.livemode, s.livemode) = s.livemode

@@ -19,6 +19,20 @@ pub struct TransformArgs {
     /// Last day of the MRR tables (report time zone); default: the day before the latest extraction.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<NaiveDate>,
+    /// An extra KPI range for kpi_summary, besides the configured windows (`kpi_windows_days`).
+    #[arg(long, value_name = "START..END", value_parser = parse_range)]
+    pub kpi_range: Option<(NaiveDate, NaiveDate)>,
+}
+
+fn parse_range(text: &str) -> Result<(NaiveDate, NaiveDate), String> {
+    let bad = || format!("`{text}`: expected START..END as YYYY-MM-DD..YYYY-MM-DD");
+    let (a, b) = text.split_once("..").ok_or_else(bad)?;
+    let day = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| bad());
+    let (start, end) = (day(a)?, day(b)?);
+    if start > end {
+        return Err(format!("`{text}`: the range ends before it starts"));
+    }
+    Ok((start, end))
 }
 
 pub fn params(cfg: &Config, args: &TransformArgs) -> Params {
@@ -30,7 +44,10 @@ pub fn params(cfg: &Config, args: &TransformArgs) -> Params {
         discount_mode: t.discount_mode.as_str().into(),
         churn_recognition: t.churn_recognition.as_str().into(),
         livemode: None,
-        kpi_ranges: Vec::new(),
+        kpi_ranges: args
+            .kpi_range
+            .map(|(a, b)| vec![(format!("{a}..{b}"), a, b)])
+            .unwrap_or_default(),
         kpi_windows_days: t.kpi_windows_days.clone(),
     }
 }
@@ -79,4 +96,26 @@ fn fail(mut summary: Value, e: Error) -> (Value, Result<(), Error>) {
     summary["status"] = json!("failed");
     summary["error"] = json!(e.to_string());
     (summary, Err(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn kpi_ranges_parse_or_say_what_is_expected() {
+        let d = |s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+        assert_eq!(
+            parse_range("2026-01-01..2026-03-31"),
+            Ok((d("2026-01-01"), d("2026-03-31")))
+        );
+        assert_eq!(
+            parse_range("2026-01-01"),
+            Err("`2026-01-01`: expected START..END as YYYY-MM-DD..YYYY-MM-DD".into())
+        );
+        assert_eq!(
+            parse_range("2026-03-01..2026-01-01"),
+            Err("`2026-03-01..2026-01-01`: the range ends before it starts".into())
+        );
+    }
 }

@@ -191,13 +191,91 @@ fn at_path<'a>(v: &'a Value, path: &str) -> &'a Value {
     })
 }
 
+/// Deserialises only the value at `path` (object keys only), skipping everything else without
+/// building it: `sl_json` on a 5 KB subscription is mostly skipping.
+struct PathSeed<'p>(&'p [&'p str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for PathSeed<'_> {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        if self.0.is_empty() {
+            return serde::Deserialize::deserialize(d);
+        }
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for PathSeed<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut found = Value::Null;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == self.0[0] {
+                found = map.next_value_seed(PathSeed(&self.0[1..]))?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let wanted = self.0[0].parse::<usize>().ok();
+        let (mut found, mut i) = (Value::Null, 0);
+        loop {
+            if Some(i) == wanted {
+                match seq.next_element_seed(PathSeed(&self.0[1..]))? {
+                    Some(v) => found = v,
+                    None => break,
+                }
+            } else if seq.next_element::<serde::de::IgnoredAny>()?.is_none() {
+                break;
+            }
+            i += 1;
+        }
+        Ok(found)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+}
+
+fn value_at(text: &str, path: &str) -> Value {
+    use serde::de::DeserializeSeed;
+    let segments: Vec<&str> = path.split('.').filter(|s| !s.is_empty()).collect();
+    let mut de = serde_json::Deserializer::from_str(text);
+    PathSeed(&segments)
+        .deserialize(&mut de)
+        .unwrap_or(Value::Null)
+}
+
 /// `sl_json(json, 'a.b.0.c')`: a string value as itself, anything else as JSON text, or NULL.
 fn sl_json(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
     let (json, path) = (strings(&args[0])?, strings(&args[1])?);
     let mut out = StringBuilder::new();
     for i in 0..json.len() {
-        let v = parse(opt_str(&json, i));
-        match at_path(&v, opt_str(&path, i).unwrap_or("")) {
+        let Some(text) = opt_str(&json, i) else {
+            out.append_null();
+            continue;
+        };
+        match &value_at(text, opt_str(&path, i).unwrap_or("")) {
             Value::Null => out.append_null(),
             Value::String(s) => out.append_value(s),
             other => out.append_value(other.to_string()),
@@ -545,4 +623,26 @@ fn sl_div_2dp(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
         }
     }
     Ok(Arc::new(out.finish().with_precision_and_scale(38, 2)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::value_at;
+    use serde_json::json;
+
+    #[test]
+    fn paths_reach_nested_values_and_miss_cleanly() {
+        let text = r#"{"a": {"b": [10, {"c": "x"}], "n": null}, "z": 1.5}"#;
+        assert_eq!(value_at(text, "a.b.1.c"), json!("x"));
+        assert_eq!(value_at(text, "a.b.0"), json!(10));
+        assert_eq!(value_at(text, "z"), json!(1.5));
+        assert_eq!(
+            value_at(text, "a"),
+            json!({"b": [10, {"c": "x"}], "n": null})
+        );
+        assert_eq!(value_at(text, "a.n"), json!(null));
+        assert_eq!(value_at(text, "a.missing.deeper"), json!(null));
+        assert_eq!(value_at(text, "z.deeper"), json!(null));
+        assert_eq!(value_at("not json", "a"), json!(null));
+    }
 }
