@@ -23,11 +23,16 @@ invoice_lines AS (
     WHERE subscription IS NOT NULL
     GROUP BY account, subscription
 ),
+line_starts AS (
+    SELECT DISTINCT account, subscription AS subscription_id, sl_seconds(period_start) AS at
+    FROM stg_invoice_line_items
+    WHERE subscription IS NOT NULL
+),
 line_moments AS (
-    SELECT DISTINCT f.account, f.subscription_id, f.first_at, f.base, sl_seconds(l.period_start) AS at
+    SELECT f.account, f.subscription_id, f.first_at, f.base, l.at
     FROM int_subscription_first_states f
-    JOIN stg_invoice_line_items l
-        ON l.account = f.account AND l.subscription = f.subscription_id
+    JOIN line_starts l ON l.account = f.account AND l.subscription_id = f.subscription_id
+    WHERE f.base IS NOT NULL AND l.at < f.first_at
 ),
 all_moments AS (
     SELECT * FROM moments

@@ -351,11 +351,13 @@ fn sl_complete_items(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
             out.append_null();
             continue;
         };
+        // Most states are complete: look before parsing the whole object.
+        if value_at(text, "items.has_more") != Value::Bool(true) {
+            out.append_value(text);
+            continue;
+        }
         let mut sub = parse(Some(text));
-        let truncated = sub.pointer("/items/has_more").and_then(Value::as_bool) == Some(true);
-        if truncated
-            && let Some(items) = sub.pointer_mut("/items/data").and_then(Value::as_array_mut)
-        {
+        if let Some(items) = sub.pointer_mut("/items/data").and_then(Value::as_array_mut) {
             let known: Vec<Value> = items
                 .iter()
                 .filter_map(|it| it.get("id").cloned())
@@ -479,13 +481,14 @@ fn sl_sub_status(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
     let (json, at, rec) = (strings(&args[0])?, ints(&args[1])?, bools(&args[2])?);
     let mut out = StringBuilder::new();
     for i in 0..json.len() {
-        let v = parse(opt_str(&json, i));
         let reconstructed = !rec.is_null(i) && rec.value(i);
-        out.append_value(mrr::status_at(
-            &v,
-            opt_int(&at, i).unwrap_or(0),
-            reconstructed,
-        ));
+        if !reconstructed {
+            let status = value_at(opt_str(&json, i).unwrap_or("null"), "status");
+            out.append_value(status.as_str().unwrap_or(""));
+            continue;
+        }
+        let v = parse(opt_str(&json, i));
+        out.append_value(mrr::status_at(&v, opt_int(&at, i).unwrap_or(0), true));
     }
     Ok(Arc::new(out.finish()))
 }
