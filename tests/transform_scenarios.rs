@@ -300,7 +300,7 @@ async fn a_broken_identity_fails_its_check() {
         .sql
         .replace(honest, "CAST(0 AS BIGINT) AS fx_adjustment");
     let params = scenario_params(&scenario["params"], None);
-    let (_, outcomes) = transform::build_models(&storage, &params, models, &[], "t1")
+    let (_, outcomes) = transform::build_models(&storage, &params, models, &[], "t1", false)
         .await
         .expect("transform");
     let check = outcomes

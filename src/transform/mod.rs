@@ -92,7 +92,7 @@ pub async fn run(
     wanted: &[String],
     run_id: &str,
 ) -> Result<Vec<ModelOutcome>, TransformError> {
-    build(storage, params, wanted, run_id)
+    build_models(storage, params, models::embedded()?, wanted, run_id, false)
         .await
         .map(|(_, outcomes)| outcomes)
 }
@@ -104,16 +104,18 @@ pub async fn build(
     wanted: &[String],
     run_id: &str,
 ) -> Result<(SessionContext, Vec<ModelOutcome>), TransformError> {
-    build_models(storage, params, models::embedded()?, wanted, run_id).await
+    build_models(storage, params, models::embedded()?, wanted, run_id, true).await
 }
 
-/// `build` over a given model set (tests swap a model to prove a check can fail).
+/// `build` over a given model set (tests swap a model to prove a check can fail). Unless
+/// `keep_intermediate`, an in-memory model is dropped as soon as its last reader is built.
 pub async fn build_models(
     storage: &Storage,
     params: &Params,
     all: Vec<Model>,
     wanted: &[String],
     run_id: &str,
+    keep_intermediate: bool,
 ) -> Result<(SessionContext, Vec<ModelOutcome>), TransformError> {
     let ctx = tables::session(storage).await?;
     let mut external = tables::register_raw(&ctx, storage).await?;
@@ -123,6 +125,17 @@ pub async fn build_models(
     external.insert("kpi_windows".into());
     let ordered = models::order(&all, &external)?;
     let selected = models::select(ordered, wanted)?;
+    let in_memory: BTreeSet<&str> = selected
+        .iter()
+        .filter(|m| matches!(m.layer, Layer::Staging | Layer::Intermediate))
+        .map(|m| m.name.as_str())
+        .collect();
+    let mut readers: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for m in &selected {
+        for d in &m.deps {
+            *readers.entry(d.as_str()).or_default() += 1;
+        }
+    }
     let mut outcomes = Vec::new();
     let mut broken: BTreeSet<String> = BTreeSet::new();
     for model in &selected {
@@ -165,6 +178,15 @@ pub async fn build_models(
         outcome.seconds = started.elapsed().as_secs_f64();
         tracing::info!(model = %model.name, rows = outcome.rows, seconds = outcome.seconds, status = outcome.status, "Model done.");
         outcomes.push(outcome);
+        for d in &model.deps {
+            let left = readers.get_mut(d.as_str()).map(|n| {
+                *n -= 1;
+                *n
+            });
+            if left == Some(0) && !keep_intermediate && in_memory.contains(d.as_str()) {
+                ctx.deregister_table(d.as_str())?;
+            }
+        }
     }
     Ok((ctx, outcomes))
 }
