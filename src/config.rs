@@ -92,6 +92,8 @@ pub struct TransformConfig {
     pub discount_mode: DiscountMode,
     pub churn_recognition: ChurnRecognition,
     pub kpi_windows_days: Vec<u32>,
+    /// One more KPI range with fixed dates, besides the windows.
+    pub kpi_range: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
     pub models: Vec<String>,
 }
 
@@ -158,6 +160,7 @@ impl Default for TransformConfig {
             discount_mode: DiscountMode::default(),
             churn_recognition: ChurnRecognition::default(),
             kpi_windows_days: vec![7, 30],
+            kpi_range: None,
             models: Vec::new(),
         }
     }
@@ -456,3 +459,15 @@ fn flag_list(
 
 #[cfg(test)]
 mod tests;
+
+/// `START..END` as `YYYY-MM-DD..YYYY-MM-DD` (inclusive), for `kpi_range` and `--kpi-range`.
+pub fn parse_date_range(text: &str) -> Result<(chrono::NaiveDate, chrono::NaiveDate), String> {
+    let bad = || format!("`{text}`: expected START..END as YYYY-MM-DD..YYYY-MM-DD");
+    let (a, b) = text.split_once("..").ok_or_else(bad)?;
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| bad());
+    let (start, end) = (day(a)?, day(b)?);
+    if start > end {
+        return Err(format!("`{text}`: the range ends before it starts"));
+    }
+    Ok((start, end))
+}

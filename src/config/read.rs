@@ -451,6 +451,7 @@ const TRANSFORM_KEYS: &[&str] = &[
     "discount_mode",
     "churn_recognition",
     "kpi_windows_days",
+    "kpi_range",
     "models",
 ];
 
@@ -469,6 +470,15 @@ fn read_transform(cx: &mut Ctx<'_>, t: &DeTable<'_>, c: &mut TransformConfig) {
                 let want = "a list of positive integers (days)";
                 let days = list(cx, key, v, want, |cx, e| int(cx, key, e, 1, BIG));
                 set(&mut c.kpi_windows_days, days)
+            }
+            "kpi_range" => {
+                let range = string(cx, key, v, "a date range like \"2026-01-01..2026-03-31\"")
+                    .and_then(|s| {
+                        crate::config::parse_date_range(s)
+                            .map_err(|m| cx.report(v.span().start, key, m))
+                            .ok()
+                    });
+                set(&mut c.kpi_range, range.map(Some))
             }
             _ => set(&mut c.models, strings(cx, key, v, &MODEL)),
         }

@@ -304,6 +304,7 @@ fn values_are_typed() {
     let text = "[stripe]\napi_base = \"http://[::1]:8080/\"\naccounts = [\"acct_1\"]\n\
                 max_requests_per_second = 50\n[extract]\nlookback = \"30d\"\n\
                 [transform]\ndiscount_mode = \"all_active\"\nkpi_windows_days = [1, 90]\n\
+                kpi_range = \"2026-01-01..2026-03-31\"\n\
                 [visitors]\nsource = \"s3://b/e.ndjson\"\nformat = \"ndjson\"\n\
                 [visitors.columns]\nvisitor_id = \"vid\"\ntimestamp = \"ts\"\n";
     let c = parse_str(text, "pipeline.toml", &none()).expect("valid");
@@ -312,6 +313,11 @@ fn values_are_typed() {
     assert_eq!(c.extract.lookback, RelativeDuration::Days(30));
     assert_eq!(c.transform.discount_mode, DiscountMode::AllActive);
     assert_eq!(c.transform.kpi_windows_days, [1, 90]);
+    let day = |s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+    assert_eq!(
+        c.transform.kpi_range,
+        Some((day("2026-01-01"), day("2026-03-31")))
+    );
     assert_eq!(c.visitors.format, VisitorFormat::Ndjson);
     assert_eq!(
         c.visitors.columns.get("timestamp").map(String::as_str),
@@ -512,4 +518,14 @@ fn api_key_never_prints_the_secret() {
         assert!(!format!("{key:?} {key} {key:#?}").contains("51Habcdefsecret"));
         assert_eq!((key.prefix(), key.kind()), (prefix, kind));
     }
+}
+
+#[test]
+fn a_bad_kpi_range_says_the_expected_shape() {
+    let text = "[transform]\nkpi_range = \"2026-03-01..2026-01-01\"\n";
+    let e = parse_str(text, "pipeline.toml", &none()).expect_err("invalid");
+    assert_eq!(
+        e.to_string(),
+        "1 problem in the configuration:\npipeline.toml:2: transform.kpi_range: `2026-03-01..2026-01-01`: the range ends before it starts"
+    );
 }

@@ -19,20 +19,14 @@ pub struct TransformArgs {
     /// Last day of the MRR tables (report time zone); default: the day before the latest extraction.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<NaiveDate>,
-    /// An extra KPI range for kpi_summary, besides the configured windows (`kpi_windows_days`).
+    /// An extra KPI range for kpi_summary (overrides `[transform] kpi_range`), besides the
+    /// windows of `kpi_windows_days`.
     #[arg(long, value_name = "START..END", value_parser = parse_range)]
     pub kpi_range: Option<(NaiveDate, NaiveDate)>,
 }
 
 fn parse_range(text: &str) -> Result<(NaiveDate, NaiveDate), String> {
-    let bad = || format!("`{text}`: expected START..END as YYYY-MM-DD..YYYY-MM-DD");
-    let (a, b) = text.split_once("..").ok_or_else(bad)?;
-    let day = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| bad());
-    let (start, end) = (day(a)?, day(b)?);
-    if start > end {
-        return Err(format!("`{text}`: the range ends before it starts"));
-    }
-    Ok((start, end))
+    crate::config::parse_date_range(text)
 }
 
 pub fn params(cfg: &Config, args: &TransformArgs) -> Params {
@@ -46,6 +40,7 @@ pub fn params(cfg: &Config, args: &TransformArgs) -> Params {
         livemode: None,
         kpi_ranges: args
             .kpi_range
+            .or(t.kpi_range)
             .map(|(a, b)| vec![(format!("{a}..{b}"), a, b)])
             .unwrap_or_default(),
         kpi_windows_days: t.kpi_windows_days.clone(),
