@@ -70,9 +70,9 @@ pub enum Command {
     /// Web-analytics visitor events → raw/visitor_events.
     LoadVisitors(StageArgs),
     /// Check the key: prefix, /v1/balance, then every permission the selected streams need.
-    Check(StageArgs),
+    Check(CheckArgs),
     /// Print Stripe's create-restricted-key URL with the needed read permissions pre-filled.
-    KeyLink(StageArgs),
+    KeyLink(KeyLinkArgs),
     /// SQL over the committed tables.
     Query(StageArgs),
     /// The whole pipeline against the built-in sandbox account.
@@ -98,6 +98,23 @@ pub enum BenchCommand {
 pub struct StageArgs {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub rest: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// `table` (then the JSON summary line) or `json` (the summary only).
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyLinkArgs {
+    /// The test-mode form (for an rk_test_ key).
+    #[arg(long)]
+    pub test: bool,
+    /// The key's name in the Dashboard.
+    #[arg(long, default_value = "stripelake")]
+    pub name: String,
 }
 
 #[derive(Debug, Args)]
@@ -212,8 +229,14 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             "load-visitors",
             "the visitor loader is issue #5",
         ),
-        Command::Check(_) => not_built(&cli.global, "check", "the permission probe is issue #6"),
-        Command::KeyLink(_) => not_built(&cli.global, "key-link", "the key link is issue #6"),
+        Command::Check(args) => check(&cli.global, &args).await,
+        Command::KeyLink(args) => {
+            let cfg = load_config(&cli.global)?;
+            let link = crate::keys::key_link(args.test, &args.name, &cfg.extract.streams)
+                .map_err(Error::Usage)?;
+            println!("{link}");
+            Ok(())
+        }
         Command::Query(_) => not_built(
             &cli.global,
             "query",
@@ -268,6 +291,18 @@ async fn extract(global: &Global, args: &ExtractArgs, as_run: bool) -> Result<()
                 outcome = verdict;
             }
         }
+    }
+    telemetry::print_summary(&summary);
+    outcome
+}
+
+async fn check(global: &Global, args: &CheckArgs) -> Result<(), Error> {
+    let cfg = load_config(global)?;
+    let key = config::resolve_api_key(&cfg, &|name| std::env::var(name).ok())
+        .map_err(|p| Error::Config(config::ConfigErrors(vec![p])))?;
+    let (summary, probes, outcome) = crate::keys::run_check(&cfg, &key).await;
+    if args.format == "table" && !probes.is_empty() {
+        println!("{}", crate::keys::table(&probes));
     }
     telemetry::print_summary(&summary);
     outcome

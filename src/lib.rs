@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod keys;
 pub mod sandbox;
 pub mod schema;
 pub mod storage;

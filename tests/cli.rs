@@ -36,7 +36,7 @@ fn help_documents_every_exit_code() {
 #[test]
 fn stages_not_built_yet_say_so_and_exit_2() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for stage in ["load-visitors", "check", "key-link", "query"] {
+    for stage in ["load-visitors", "query"] {
         let out = stripelake(&[stage], dir.path());
         assert_eq!(out.status.code(), Some(2), "{stage}");
         assert!(

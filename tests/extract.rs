@@ -554,7 +554,7 @@ async fn secret_and_publishable_keys_are_refused_with_an_explanation() {
     for (key, says) in [
         ("sk_test_abc123", "secret key"),
         ("pk_test_abc123", "publishable key"),
-        ("hello", "does not look like a Stripe key"),
+        ("hello", "does not start like a Stripe key"),
     ] {
         let out = extract(&sb, root.path(), key, NOW, &[]).await;
         assert_eq!(out.status.code(), Some(2), "{key}");

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{Failure, Plan, StreamOutcome, extract_account};
-use crate::config::{self, ApiKey, Config, KeyKind, RelativeDuration};
+use crate::config::{self, ApiKey, Config, RelativeDuration};
 use crate::error::Error;
 use crate::storage::Storage;
 use crate::stripe::{ClientConfig, StripeClient, StripeError, streams};
@@ -53,31 +53,9 @@ pub fn overrides(
     }
 }
 
-const KEY_HELP: &str = "stripelake needs a restricted key (rk_live_… or rk_test_…) with read permissions only: create one in the Dashboard (Developers → API keys → Create restricted key), or run `stripelake key-link` for a link with the permissions pre-filled";
-
-/// Restricted keys only; a secret key only when explicitly allowed.
+/// Restricted keys only; a secret key only when explicitly allowed. Returns whether it is live.
 pub fn check_key(key: &ApiKey, cfg: &Config) -> Result<bool, Error> {
-    match key.kind() {
-        KeyKind::RestrictedLive => Ok(true),
-        KeyKind::RestrictedTest => Ok(false),
-        KeyKind::Publishable => Err(Error::Usage(format!(
-            "the API key is a publishable key (pk_…), which cannot read data. {KEY_HELP}"
-        ))),
-        KeyKind::SecretLive | KeyKind::SecretTest if !cfg.stripe.allow_secret_key => {
-            Err(Error::Usage(format!(
-                "the API key is a secret key (sk_…), which can also write and move money; it is refused unless [stripe] allow_secret_key = true. {KEY_HELP}"
-            )))
-        }
-        KeyKind::SecretLive | KeyKind::SecretTest => {
-            tracing::warn!(
-                "Using a secret key because allow_secret_key = true: prefer a read-only restricted key."
-            );
-            Ok(key.kind() == KeyKind::SecretLive)
-        }
-        KeyKind::Unknown => Err(Error::Usage(format!(
-            "the API key does not look like a Stripe key (expected rk_live_… or rk_test_…; check for truncation or stray characters). {KEY_HELP}"
-        ))),
-    }
+    crate::keys::check(key, cfg.stripe.allow_secret_key, &cfg.extract.streams).map_err(Error::Usage)
 }
 
 /// `--since`/`--until`: a date, RFC 3339, or a duration back from now.
@@ -159,6 +137,23 @@ pub async fn run(
     (summary, outcome)
 }
 
+/// The client settings of `[stripe]`; the default pace is 90 % of the key mode's limit.
+pub fn client_config(cfg: &Config, live: bool) -> ClientConfig {
+    let mode_limit = if live { 100.0 } else { 25.0 };
+    ClientConfig {
+        api_base: cfg.stripe.api_base.clone(),
+        stripe_version: cfg.stripe.stripe_version.clone(),
+        requests_per_second: cfg
+            .stripe
+            .max_requests_per_second
+            .unwrap_or(mode_limit * 0.9),
+        max_in_flight: cfg.stripe.max_in_flight as usize,
+        timeout: Duration::from_secs(cfg.stripe.timeout_seconds as u64),
+        max_retries: cfg.stripe.max_retries,
+        retry_base: retry_base(),
+    }
+}
+
 async fn run_accounts(
     cfg: &Config,
     key: &ApiKey,
@@ -196,19 +191,7 @@ async fn run_accounts(
         streams: selected,
         budget: super::SliceBudget::new(cfg.stripe.max_in_flight as usize),
     };
-    let mode_limit = if live { 100.0 } else { 25.0 };
-    let client_config = ClientConfig {
-        api_base: cfg.stripe.api_base.clone(),
-        stripe_version: cfg.stripe.stripe_version.clone(),
-        requests_per_second: cfg
-            .stripe
-            .max_requests_per_second
-            .unwrap_or(mode_limit * 0.9),
-        max_in_flight: cfg.stripe.max_in_flight as usize,
-        timeout: Duration::from_secs(cfg.stripe.timeout_seconds as u64),
-        max_retries: cfg.stripe.max_retries,
-        retry_base: retry_base(),
-    };
+    let client_config = client_config(cfg, live);
     let accounts: Vec<Option<String>> = if cfg.stripe.accounts.is_empty() {
         vec![None]
     } else {
