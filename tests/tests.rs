@@ -8,6 +8,8 @@ mod support;
 mod cli;
 /// Extraction over HTTP: exact backfills, faults, crashes, incremental runs, errors, secrets.
 mod extract;
+/// Keys: check, key-link, and a canary key that never appears anywhere.
+mod keys;
 /// The generated account: coherent, complete for every lifecycle, deterministic by seed.
 mod sandbox_account;
 /// Auth, restricted-key permissions, modes, rate limiting and injected faults.
