@@ -192,3 +192,48 @@ async fn the_key_never_appears_in_any_output_or_file() {
     assert!(files > 20, "the runs wrote their lake ({files} files)");
     assert!(leaks.is_empty(), "the key appears in: {leaks:#?}");
 }
+
+#[tokio::test]
+async fn check_probes_every_connect_account() {
+    let sb = support::start(42, 0.05).await;
+    let reachable = sb
+        .with_account(|a| a.account["id"].as_str().map(str::to_string))
+        .expect("account id");
+    let dir = tempfile::tempdir().expect("dir");
+    let config = format!(
+        "[stripe]\naccounts = [\"{reachable}\", \"acct_1SomebodyElse\"]\n\n[extract]\nstreams = [\"charges\", \"coupons\"]\n"
+    );
+    std::fs::write(dir.path().join("pipeline.toml"), config).expect("config");
+    let out = stripelake(&sb, dir.path(), KEY, &["check", "--format", "json"]).await;
+    let summary = support::summary(&out);
+    let probes = summary["probes"].as_array().expect("probes");
+    let rows = |account: &str| -> Vec<(String, bool)> {
+        probes
+            .iter()
+            .filter(|p| p["account"] == account)
+            .map(|p| {
+                (
+                    p["stream"].as_str().unwrap_or("").to_string(),
+                    p["ok"] == true,
+                )
+            })
+            .collect()
+    };
+    // Child streams (refunds of charges) need their parent's permission: not probed apart.
+    assert_eq!(
+        rows(&reachable),
+        [("charges".to_string(), true), ("coupons".to_string(), true)]
+    );
+    let other = rows("acct_1SomebodyElse");
+    assert!(
+        !other.is_empty() && other.iter().all(|(_, ok)| !ok),
+        "{summary}"
+    );
+    assert!(
+        summary
+            .to_string()
+            .contains("does not have access to account"),
+        "{summary}"
+    );
+    assert_ne!(out.status.code(), Some(0));
+}
