@@ -74,7 +74,7 @@ pub enum Command {
     /// Print Stripe's create-restricted-key URL with the needed read permissions pre-filled.
     KeyLink(KeyLinkArgs),
     /// SQL over the committed tables.
-    Query(StageArgs),
+    Query(crate::transform::query::QueryArgs),
     /// The whole pipeline against the built-in sandbox account.
     Demo(DemoArgs),
     /// The Stripe-compatible sandbox account.
@@ -237,11 +237,14 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             println!("{link}");
             Ok(())
         }
-        Command::Query(_) => not_built(
-            &cli.global,
-            "query",
-            "querying committed tables is issue #7",
-        ),
+        Command::Query(args) => {
+            let cfg = load_config(&cli.global)?;
+            let storage = crate::storage::Storage::open(&cfg.storage.url, &cfg.storage.options)
+                .map_err(|e| Error::Usage(e.to_string()))?;
+            let text = crate::transform::query::run(&storage, &args).await?;
+            println!("{text}");
+            Ok(())
+        }
         Command::Demo(args) => demo(args).await,
         Command::Bench(BenchCommand::Extract(args)) => {
             let report = crate::bench::extract(args)

@@ -36,19 +36,14 @@ fn help_documents_every_exit_code() {
 #[test]
 fn stages_not_built_yet_say_so_and_exit_2() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for stage in ["load-visitors", "query"] {
-        let out = stripelake(&[stage], dir.path());
-        assert_eq!(out.status.code(), Some(2), "{stage}");
-        assert!(
-            text(&out.stderr).contains(&format!("`stripelake {stage}` is not built yet")),
-            "{stage}: {}",
-            text(&out.stderr)
-        );
-        assert!(
-            out.stdout.is_empty(),
-            "{stage} printed a summary as if it ran"
-        );
-    }
+    let out = stripelake(&["load-visitors"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("`stripelake load-visitors` is not built yet"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "it printed a summary as if it ran");
 }
 
 #[test]
@@ -135,6 +130,62 @@ fn demo_serves_the_sandbox_and_writes_its_outputs() {
         "{}",
         summary["headline"]
     );
+
+    // `query` over the demo's lake: every format, and errors that say what is wrong.
+    let lake = format!("file://{}", dir.path().join("data").display());
+    let q = |args: &[&str]| {
+        stripelake(
+            &[&["--storage", lake.as_str()][..], args].concat(),
+            dir.path(),
+        )
+    };
+    let out = q(&[
+        "query",
+        "SELECT count(*) AS n FROM mrr_daily WHERE basis = 'settlement'",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        table.starts_with("+---") && table.contains("| n "),
+        "{table}"
+    );
+    let out = q(&[
+        "query",
+        "--format",
+        "csv",
+        "SELECT count(*) AS n FROM raw.charges",
+    ]);
+    let csv = text(&out.stdout);
+    let charges = summary["extract"]["accounts"][0]["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .find(|s| s["stream"] == "charges")
+        .expect("charges")["rows"]
+        .clone();
+    assert_eq!(csv.trim(), format!("n\n{charges}"), "{csv}");
+    let out = q(&[
+        "query",
+        "--format",
+        "json",
+        "SELECT range_name FROM kpi_summary ORDER BY 1",
+    ]);
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "{\"range_name\":\"last_30_days\"}\n{\"range_name\":\"last_7_days\"}"
+    );
+    let out = q(&["query", "SELECT * FROM nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("unknown table `nope`. Tables in this lake: customers,")
+            && err.contains("raw.charges"),
+        "{err}"
+    );
+    let out = q(&["query", "SELEC 1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("the query failed: SQL error"), "{err}");
 }
 
 #[test]

@@ -9,6 +9,7 @@ pub mod command;
 pub mod models;
 pub mod money;
 pub mod mrr;
+pub mod query;
 pub mod tables;
 pub mod udf;
 

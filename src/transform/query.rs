@@ -1,0 +1,102 @@
+//! `stripelake query`: SQL over every committed raw table (`raw.<stream>`) and mart, printed as
+//! an aligned table, CSV or JSON lines. Bad SQL and unknown tables are usage errors (exit 2).
+
+use std::collections::BTreeSet;
+
+use arrow::record_batch::RecordBatch;
+use datafusion::error::DataFusionError;
+
+use super::TransformError;
+use crate::error::Error;
+use crate::storage::Storage;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct QueryArgs {
+    /// The SQL (or use --file).
+    #[arg(required_unless_present = "file")]
+    pub sql: Option<String>,
+    /// Read the SQL from this file.
+    #[arg(long, conflicts_with = "sql")]
+    pub file: Option<std::path::PathBuf>,
+    #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
+    pub format: String,
+}
+
+/// Every table `query` can read, by the name SQL uses.
+pub async fn tables(storage: &Storage) -> Result<BTreeSet<String>, TransformError> {
+    let ctx = super::tables::session(storage).await?;
+    let mut names = super::tables::register_raw(&ctx, storage).await?;
+    names.extend(super::tables::register_marts(&ctx, storage).await?);
+    Ok(names)
+}
+
+pub async fn run(storage: &Storage, args: &QueryArgs) -> Result<String, Error> {
+    let sql = match (&args.sql, &args.file) {
+        (_, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?,
+        (Some(sql), None) => sql.clone(),
+        (None, None) => return Err(Error::Usage("give the SQL, or --file q.sql".into())),
+    };
+    let ctx = super::open(storage)
+        .await
+        .map_err(|e| Error::Transient(e.to_string()))?;
+    let explain = |e: DataFusionError| explain(e, storage);
+    let df = match ctx.sql(&sql).await {
+        Ok(df) => df,
+        Err(e) => return Err(explain(e).await),
+    };
+    let batches = match df.collect().await {
+        Ok(b) => b,
+        Err(e) => return Err(explain(e).await),
+    };
+    render(&batches, &args.format)
+        .map_err(|e| Error::Usage(format!("cannot print the result: {e}")))
+}
+
+async fn explain(e: DataFusionError, storage: &Storage) -> Error {
+    let message = e.strip_backtrace();
+    if let Some(rest) = message.split("table '").nth(1)
+        && message.contains("not found")
+    {
+        let missing = rest.split('\'').next().unwrap_or(rest);
+        let missing = missing.strip_prefix("datafusion.").unwrap_or(missing);
+        let missing = missing.strip_prefix("public.").unwrap_or(missing);
+        let known = tables(storage)
+            .await
+            .map(|t| t.into_iter().collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        return Error::Usage(format!(
+            "unknown table `{missing}`. Tables in this lake: {known}. Raw streams are \
+             raw.<stream>; marts appear after `stripelake transform`."
+        ));
+    }
+    Error::Usage(format!("the query failed: {message}"))
+}
+
+fn render(batches: &[RecordBatch], format: &str) -> Result<String, arrow::error::ArrowError> {
+    match format {
+        "csv" => {
+            let mut out = Vec::new();
+            {
+                let mut w = arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(&mut out);
+                for b in batches {
+                    w.write(b)?;
+                }
+            }
+            Ok(String::from_utf8_lossy(&out).trim_end().to_string())
+        }
+        "json" => {
+            let mut w = arrow::json::LineDelimitedWriter::new(Vec::new());
+            for b in batches {
+                w.write(b)?;
+            }
+            w.finish()?;
+            Ok(String::from_utf8_lossy(&w.into_inner())
+                .trim_end()
+                .to_string())
+        }
+        _ => Ok(arrow::util::pretty::pretty_format_batches(batches)?.to_string()),
+    }
+}
