@@ -10,6 +10,8 @@ mod cli;
 mod extract;
 /// Keys: check, key-link, and a canary key that never appears anywhere.
 mod keys;
+/// The lake on a real S3-compatible server (moto), equal to a local run.
+mod s3;
 /// The generated account: coherent, complete for every lifecycle, deterministic by seed.
 mod sandbox_account;
 /// Auth, restricted-key permissions, modes, rate limiting and injected faults.
