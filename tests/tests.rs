@@ -6,12 +6,12 @@ mod support;
 
 /// The binary: help, exit codes, config errors, stages not built yet, demo.
 mod cli;
+/// The lake on real object stores (moto's S3, Azurite), equal to a local run.
+mod cloud;
 /// Extraction over HTTP: exact backfills, faults, crashes, incremental runs, errors, secrets.
 mod extract;
 /// Keys: check, key-link, and a canary key that never appears anywhere.
 mod keys;
-/// The lake on a real S3-compatible server (moto), equal to a local run.
-mod s3;
 /// The generated account: coherent, complete for every lifecycle, deterministic by seed.
 mod sandbox_account;
 /// Auth, restricted-key permissions, modes, rate limiting and injected faults.
