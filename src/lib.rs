@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod keys;

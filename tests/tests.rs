@@ -8,6 +8,8 @@ mod support;
 mod cli;
 /// The lake on real object stores (moto's S3, Azurite), equal to a local run.
 mod cloud;
+/// docs/tables.md is generated from schemas/ and the marts, and never stale.
+mod docs;
 /// Extraction over HTTP: exact backfills, faults, crashes, incremental runs, errors, secrets.
 mod extract;
 /// Keys: check, key-link, and a canary key that never appears anywhere.

@@ -1,6 +1,26 @@
 -- One row per customer_key (METRICS.md §5: the Stripe customer, else the normalised billing
 -- email of a guest payment, else the charge): first and last payment, counts, and the realized
 -- LTV = net sales (gross − refunds − disputes, before Stripe fees) over all history.
+--
+-- Columns:
+--   customer_key: the Stripe customer id, else `email:` + normalised billing email, else `charge:` +
+--       charge id
+--   customer_id: Stripe customer id when there is one
+--   email: the customer's email, lowercased and trimmed
+--   name: the customer's name
+--   customer_created_date: the day the Customer object was created
+--   first_payment_date: the day of the first `charge` balance transaction
+--   last_payment_date: the day of the latest `charge` balance transaction
+--   charge_count: number of `charge` balance transactions
+--   refund_count: number of `refund` balance transactions
+--   dispute_count: number of `dispute` balance transactions
+--   failed_payment_count: failed charges
+--   gross_settlement: Σ gross charges, settlement minor units
+--   refunds_settlement: Σ refunds, settlement minor units
+--   disputes_settlement: Σ disputes, settlement minor units
+--   fees_settlement: Σ Stripe fees on the customer's transactions, settlement minor units
+--   ltv_realized: net sales over all history (gross − refunds − disputes, before fees)
+--   account: Stripe account id
 WITH ledger AS (
     SELECT
         account,

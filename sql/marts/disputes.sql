@@ -1,5 +1,19 @@
 -- One row per dispute: its charge and customer, the presentment amount, and the settlement money
 -- withdrawn and reinstated by its balance transactions (zero, one or two of them).
+--
+-- Columns:
+--   date: the day the dispute was created (report time zone)
+--   dispute_id: Stripe dispute id
+--   charge_id: the disputed charge
+--   customer_key: as in `customers`
+--   status: Stripe's dispute status (won, lost, needs_response, …)
+--   reason: Stripe's dispute reason
+--   currency: presentment currency
+--   amount: disputed amount, presentment minor units
+--   withdrawn_settlement: money withdrawn by the `dispute` BT, settlement minor units
+--   reinstated_settlement: money returned by the `dispute_reversal` BT, settlement minor units
+--   fees_settlement: dispute fees net of returned fees, settlement minor units
+--   account: Stripe account id
 WITH money AS (
     SELECT
         l.balance_transaction_id,

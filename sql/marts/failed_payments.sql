@@ -1,5 +1,19 @@
 -- One row per failed charge (METRICS.md §2.2: status = 'failed'; each attempt counts, so a
 -- PaymentIntent retried twice has two rows). Amounts are presentment minor units.
+--
+-- Columns:
+--   date: the day the charge was created (report time zone)
+--   charge_id: Stripe charge id
+--   created: when the charge was created (UTC)
+--   payment_intent: the PaymentIntent the attempt belongs to
+--   customer_id: Stripe customer id, when there is one
+--   customer_key: as in `customers`
+--   currency: presentment currency
+--   amount: the attempted amount, presentment minor units
+--   failure_code: Stripe's failure code
+--   failure_message: Stripe's failure message
+--   outcome_type: Stripe's outcome type (issuer_declined, blocked, …)
+--   payment_method_type: card, us_bank_account, …
 SELECT
     sl_day(c.created, cfg.report_timezone) AS date,
     c.id AS charge_id,

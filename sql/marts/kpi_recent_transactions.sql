@@ -1,4 +1,16 @@
 -- The last 10 included balance transactions of each KPI range, newest first.
+--
+-- Columns:
+--   range_name: as in `kpi_summary`
+--   rank: 1 = newest
+--   balance_transaction_id: Stripe balance transaction id
+--   created: when it happened (UTC)
+--   category: its reporting category
+--   charge_id: the charge it belongs to, when there is one
+--   customer_key: as in `customers`
+--   currency: presentment currency
+--   presentment_amount: gross, refund or dispute amount, presentment minor units
+--   net_settlement: its net effect on revenue, settlement minor units
 SELECT *
 FROM (
     SELECT

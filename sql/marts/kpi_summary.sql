@@ -1,6 +1,23 @@
 -- METRICS.md §5 range metrics, one row per KPI range. Money is settlement minor units; AOV is
 -- 2 dp of minor units, half away from zero, NULL without charges. Revenue per visitor needs the
 -- visitor data of issue #5 and is NULL until then.
+--
+-- Columns:
+--   range_name: `last_N_days` for the configured windows, or the `kpi_range`
+--   start_date: first day of the range (inclusive)
+--   end_date: last day of the range (inclusive)
+--   gross_revenue_settlement: Σ gross charges in the range, settlement minor units
+--   net_revenue_settlement: Σ net revenue in the range, settlement minor units
+--   transactions: number of `charge` balance transactions in the range
+--   new_customers: customer_keys whose first charge ever falls in the range
+--   churned_subscriptions: subscriptions that went from MRR > 0 to 0 on a day in the range
+--   failed_payments: failed charges in the range
+--   aov: average order value, gross settlement / transactions, 2 dp of minor units
+--   revenue_per_visitor: NULL until visitor data is loaded (issue #5)
+--   mrr: settlement MRR on end_date
+--   arr: 12 × mrr
+--   active_subscriptions: subscriptions with MRR > 0 on end_date
+--   active_customers: customers with MRR > 0 on end_date
 WITH first_charges AS (
     SELECT customer_key, min(date) AS first_day
     FROM int_ledger

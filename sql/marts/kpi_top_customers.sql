@@ -1,5 +1,12 @@
 -- METRICS.md §5 top_customers: per KPI range, every customer_key with an included balance
 -- transaction in the range, ranked by net sales (before fees) descending, ties by key.
+--
+-- Columns:
+--   range_name: as in `kpi_summary`
+--   rank: 1 = highest net sales; ties ordered by customer_key
+--   customer_key: as in `customers`
+--   net_sales: gross − refunds − disputes in the range, before fees, settlement minor units
+--   charge_count: `charge` balance transactions in the range
 WITH in_range AS (
     SELECT
         r.range_name,

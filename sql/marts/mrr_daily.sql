@@ -2,6 +2,24 @@
 -- basis: `native` (one row per currency) and `settlement` (one row, all currencies converted).
 -- On the settlement basis fx_adjustment absorbs revaluation and rounding, so that for every
 -- row mrr(d) = mrr(d−1) + net_mrr_movement(d) + fx_adjustment(d).
+--
+-- Columns:
+--   date: the day (report time zone)
+--   basis: `native` (one row per currency) or `settlement` (one row, all converted)
+--   currency: the currency of the row
+--   mrr: monthly recurring revenue, minor units
+--   new_mrr: Σ new movements
+--   expansion_mrr: Σ expansion movements
+--   contraction_mrr: Σ contraction movements (≤ 0)
+--   churned_mrr: Σ churn movements (≤ 0)
+--   reactivation_mrr: Σ reactivation movements
+--   net_mrr_movement: the sum of the five movement columns
+--   fx_adjustment: settlement basis only: mrr − previous mrr − net movement (revaluation and
+--       rounding)
+--   arr: 12 × mrr
+--   active_subscriptions: subscriptions with mrr > 0
+--   active_customers: customers with MRR > 0
+--   trialing_subscriptions: subscriptions whose end-of-day status is trialing
 WITH cfg AS (
     SELECT * FROM stg_settings
 ),

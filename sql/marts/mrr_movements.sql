@@ -1,6 +1,17 @@
 -- METRICS.md §4.1–§4.2: per customer × currency and day, compare M1 = the day's MRR with M0 =
 -- the day before (0 when the customer had no subscription that day) and classify in the spec's
 -- order. `ever` = the customer had MRR > 0 on some earlier day.
+--
+-- Columns:
+--   date: the day (report time zone)
+--   customer_id: Stripe customer id
+--   currency: the currency of the customer's subscriptions that moved
+--   movement_type: new, expansion, contraction, churn or reactivation
+--   amount: the change, native minor units (contraction and churn are negative)
+--   amount_settlement: the change in settlement minor units
+--   mrr_before: the customer's MRR in this currency the day before
+--   mrr_after: the customer's MRR in this currency that day
+--   account: Stripe account id
 WITH cfg AS (
     SELECT * FROM stg_settings
 ),

@@ -1,6 +1,18 @@
 -- METRICS.md §3: MRR per subscription per day, from the creation day through the day it ended
 -- (which shows MRR 0) or through as_of. A day's state is the state at its last instant, so an
 -- interval [valid_from, valid_to) covers the days from date(valid_from) to date(valid_to) − 1.
+--
+-- Columns:
+--   date: the day (report time zone); the subscription's state at the day's last instant
+--   subscription_id: Stripe subscription id
+--   customer_id: Stripe customer id
+--   currency: the subscription's currency
+--   status: end-of-day status (active, past_due, trialing, canceled, …)
+--   mrr: monthly recurring revenue, native minor units, rounded once per subscription per day
+--   mrr_settlement: mrr converted to the settlement currency (NULL when no rate is known)
+--   fx_rate: settlement units per unit of `currency` used for the conversion
+--   state_source: where the state came from: event, version or reconstructed
+--   account: Stripe account id (Connect) or the key's own account
 WITH cfg AS (
     SELECT * FROM stg_settings
 ),

@@ -1,5 +1,24 @@
 -- METRICS.md §2: one row per (date, presentment currency) with any included balance transaction
 -- or failed charge that day. Presentment columns never sum across currencies; *_settlement do.
+--
+-- Columns:
+--   date: the day (report time zone) of the balance transactions' `created`
+--   currency: presentment currency (the currency the customer paid in; settlement currency for
+--       standalone fees)
+--   gross_charges: captured and not failed charge amount, presentment minor units
+--   gross_charges_settlement: the same in settlement minor units (Σ BT.amount of charge,
+--       partial_capture_reversal, charge_failure)
+--   charge_count: number of `charge` balance transactions
+--   refunds: refunded amount net of failed refunds, presentment minor units (positive, subtracted)
+--   refunds_settlement: the same in settlement minor units
+--   refund_count: number of `refund` balance transactions (failed refunds do not decrement it)
+--   disputes: disputed amount net of reversals, presentment minor units (positive, subtracted)
+--   disputes_settlement: the same in settlement minor units
+--   dispute_count: number of `dispute` balance transactions
+--   fees_settlement: Stripe fees of included BTs plus standalone fees, settlement minor units
+--   net_revenue_settlement: gross − refunds − disputes − fees, settlement minor units (= Σ BT.net)
+--   failed_payment_count: charges with status `failed` created that day in this currency
+--   failed_payment_amount: their amount, presentment minor units
 WITH ledger AS (
     SELECT
         date,
