@@ -1,0 +1,45 @@
+"""Independent reader for the tests: reads every committed file of each given table of a local
+stripelake root through its manifest, with pyarrow and with DuckDB, and prints its row count and
+the sum of every integer column as JSON.
+
+Usage: mart_checksums.py ROOT TABLE [TABLE ...]   (TABLE like marts/mrr_daily)
+"""
+import json
+import os
+import sys
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+
+def latest_manifest(root, table):
+    d = os.path.join(root, "_manifests", table)
+    versions = sorted(f for f in os.listdir(d) if f.endswith(".json"))
+    with open(os.path.join(d, versions[-1])) as f:
+        return json.load(f)
+
+
+def main():
+    root, tables = sys.argv[1], sys.argv[2:]
+    out = {}
+    con = duckdb.connect()
+    for table in tables:
+        files = [os.path.join(root, f["path"]) for f in latest_manifest(root, table)["files"]]
+        t = pa.concat_tables([pq.read_table(p) for p in files])
+        ints = [f.name for f in t.schema if pa.types.is_integer(f.type)]
+        arrow_sums = {c: int(pc.sum(t.column(c)).as_py() or 0) for c in ints}
+        sums_sql = ", ".join(f'coalesce(sum("{c}"), 0)::HUGEINT' for c in ints)
+        row = con.execute(
+            f"SELECT count(*){', ' + sums_sql if ints else ''} FROM read_parquet(?)", [files]
+        ).fetchone()
+        out[table] = {
+            "pyarrow": {"rows": t.num_rows, "sums": arrow_sums},
+            "duckdb": {"rows": row[0], "sums": {c: int(v) for c, v in zip(ints, row[1:])}},
+        }
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
