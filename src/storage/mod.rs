@@ -169,6 +169,17 @@ impl Storage {
     }
 
     /// Writes only if nothing is there: the commit point of a table version.
+    /// Removes a file; one that is already gone is fine.
+    pub async fn delete(&self, rel: &str) -> Result<(), StorageError> {
+        match self.store.delete(&self.path(rel)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(StorageError::Io {
+                path: rel.into(),
+                source,
+            }),
+        }
+    }
+
     pub async fn put_create(&self, rel: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
         let opts = PutOptions {
             mode: PutMode::Create,

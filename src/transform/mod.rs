@@ -253,7 +253,8 @@ async fn materialise(
     let files = writer.finish_at_least_one().await?;
     let rows = files.iter().map(|f| f.rows).sum();
     let table = format!("marts/{}", model.name);
-    manifest::commit(
+    let previous = manifest::latest(storage, &table).await?;
+    let committed = manifest::commit(
         storage,
         &table,
         run_id,
@@ -261,6 +262,13 @@ async fn materialise(
         Change::ReplacePrefix(&format!("{dir}/")),
     )
     .await?;
+    // A mart is replaced whole: once the new version is committed, the old files go, so that
+    // `marts/<model>/*.parquet` is exactly the committed table for warehouses that glob.
+    for old in previous.iter().flat_map(|m| &m.files) {
+        if !committed.files.iter().any(|f| f.path == old.path) {
+            storage.delete(&old.path).await?;
+        }
+    }
     tables::register_files(ctx, storage, &model.name, &files, Some(schema)).await?;
     Ok((rows, files.len()))
 }

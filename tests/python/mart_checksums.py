@@ -34,7 +34,11 @@ def main():
         row = con.execute(
             f"SELECT count(*){', ' + sums_sql if ints else ''} FROM read_parquet(?)", [files]
         ).fetchone()
+        # What a warehouse sees when it globs the mart's directory (README "Warehouses").
+        glob = os.path.join(root, table, "*.parquet")
+        glob_rows = con.execute("SELECT count(*) FROM read_parquet(?)", [glob]).fetchone()[0]
         out[table] = {
+            "glob_rows": glob_rows,
             "pyarrow": {"rows": t.num_rows, "sums": arrow_sums},
             "duckdb": {"rows": row[0], "sums": {c: int(v) for c, v in zip(ints, row[1:])}},
         }
