@@ -681,3 +681,39 @@ async fn json_logs_are_one_object_per_line_for_airflow() {
     }
     assert!(stderr.contains("\"stream\":\"customers\""), "{stderr}");
 }
+
+/// Event payloads carry the API version they were rendered in; a pin that differs is counted
+/// and said, because the models read those payloads as subscription states.
+#[tokio::test]
+async fn events_in_another_api_version_are_counted_and_reported() {
+    let sb = support::start(1, 0.05).await;
+    let events_of = |s: &Value| {
+        s["accounts"][0]["streams"]
+            .as_array()
+            .expect("streams")
+            .iter()
+            .find(|x| x["stream"] == "events")
+            .expect("events")
+            .clone()
+    };
+    let root = tempfile::tempdir().expect("root");
+    let out = extract(&sb, root.path(), KEY, NOW, &["--streams", "events"]).await;
+    let same = events_of(&summary(&out));
+    assert_eq!(same["events_other_api_version"], 0, "{same}");
+    let root = tempfile::tempdir().expect("root");
+    let args = [
+        "--streams",
+        "events",
+        "--stripe-version",
+        "2025-03-31.basil",
+    ];
+    let out = extract(&sb, root.path(), KEY, NOW, &args).await;
+    let other = events_of(&summary(&out));
+    assert!(other["rows"].as_u64().is_some_and(|n| n > 0), "{other}");
+    assert_eq!(other["events_other_api_version"], other["rows"], "{other}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("another API version than the pinned one"),
+        "{err}"
+    );
+}

@@ -42,6 +42,9 @@ pub struct StreamCtx {
     pub listed: Option<Mutex<HashSet<String>>>,
     /// For the events stream: which objects changed, per stream, with the event's snapshot.
     pub changes: Option<Mutex<HashMap<&'static str, HashMap<String, Value>>>>,
+    /// Events rendered in another API version than the pinned one: their `data.object` has that
+    /// version's shape, which the models must not take for the pinned one silently.
+    pub other_api_version: AtomicU64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +76,7 @@ impl StreamCtx {
             budget,
             listed: track_listed.then(|| Mutex::new(HashSet::new())),
             changes: None,
+            other_api_version: AtomicU64::new(0),
         }
     }
 
@@ -102,6 +106,15 @@ impl StreamCtx {
             .map(|o| self.sink.schema.row(o, &self.row_ctx, deleted))
             .collect();
         send(&self.sink, &rows).await?;
+        if self.def.name == "events" {
+            let pinned = self.row_ctx.stripe_version.as_str();
+            let other = objects
+                .iter()
+                .filter(|e| e["api_version"].as_str().is_some_and(|v| v != pinned))
+                .count();
+            self.other_api_version
+                .fetch_add(other as u64, std::sync::atomic::Ordering::Relaxed);
+        }
         if let Some(changes) = &self.changes {
             let mut map = changes.lock().unwrap_or_else(|e| e.into_inner());
             for event in objects {

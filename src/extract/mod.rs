@@ -273,6 +273,13 @@ async fn collect_events(
     let ctx = Arc::new(ctx);
     let listed = list::list(ctx.clone(), initial_slices(lo, hi)).await;
     let counts = summary::Counts::of(&ctx);
+    if let Some(n) = counts.events_other_api_version.filter(|n| *n > 0) {
+        tracing::warn!(
+            events = n,
+            pinned = %plan.stripe_version,
+            "Events rendered in another API version than the pinned one: their payloads have that version's shape (set [stripe] stripe_version to the account's version, or expect the models to treat older shapes as best they can)."
+        );
+    }
     let ctx = Arc::try_unwrap(ctx)
         .map_err(|_| Failure::Internal("events context still shared".into()))?;
     let changes = ctx

@@ -75,6 +75,9 @@ pub struct Counts {
     pub files: usize,
     pub bytes: u64,
     pub child_rows: Vec<(String, u64)>,
+    /// Events whose `api_version` is not the pinned `Stripe-Version` (events stream only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events_other_api_version: Option<u64>,
 }
 
 impl Counts {
@@ -86,6 +89,8 @@ impl Counts {
             requests,
             retries,
             rate_limited,
+            events_other_api_version: (ctx.def.name == "events")
+                .then(|| ctx.other_api_version.load(Ordering::Relaxed)),
             ..Counts::default()
         }
     }
