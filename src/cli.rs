@@ -364,6 +364,7 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
         server_error_rate: args.error_rate,
         reset_rate: args.reset_rate,
         truncate_rate: args.truncate_rate,
+        ..Knobs::default()
     });
     if let Some(path) = &args.visitors_out {
         let csv = sandbox.with_account(sandbox::visitors::csv);

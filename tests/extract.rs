@@ -717,3 +717,57 @@ async fn events_in_another_api_version_are_counted_and_reported() {
         "{err}"
     );
 }
+
+/// A 429 with `Retry-After` pauses every request of the account for that long (Stripe's
+/// instruction), and the backfill still holds exactly the sandbox's objects.
+#[tokio::test]
+async fn retry_after_pauses_the_whole_account() {
+    let sb = support::start(3, 0.5).await;
+    sb.set_knobs(Knobs {
+        rate_limit: Some(4.0),
+        burst: Some(1.0),
+        retry_after_seconds: Some(1),
+        log_requests: true,
+        ..Knobs::default()
+    });
+    let root = tempfile::tempdir().expect("root");
+    let out = extract(&sb, root.path(), KEY, NOW, &["--streams", "charges"]).await;
+    let s = summary(&out);
+    assert_eq!(out.status.code(), Some(0), "{s}");
+    let log = sb.request_log();
+    let limited: Vec<std::time::Instant> = log
+        .iter()
+        .filter(|(_, status)| *status == 429)
+        .map(|(t, _)| *t)
+        .collect();
+    assert!(!limited.is_empty(), "the sandbox never said 429: {s}");
+    // Requests already on the wire when a 429 went out arrive within milliseconds; anything
+    // later than that and sooner than the second Retry-After asked for broke the rule.
+    let early = std::time::Duration::from_millis(50);
+    let paused = std::time::Duration::from_millis(950);
+    let mut violations = Vec::new();
+    for t in &limited {
+        for (u, status) in &log {
+            if let Some(gap) = u.checked_duration_since(*t)
+                && gap > early
+                && gap < paused
+            {
+                violations.push(format!("{status} {gap:?} after a 429"));
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "{} 429s; {violations:?}",
+        limited.len()
+    );
+    let ids: BTreeSet<String> = read_raw(root.path(), "charges")
+        .iter()
+        .map(|r| r.id.clone())
+        .collect();
+    assert_eq!(
+        ids,
+        expected_ids(&sb, "charges", NOW),
+        "nothing lost, nothing doubled"
+    );
+}

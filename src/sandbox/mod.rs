@@ -67,6 +67,10 @@ pub struct Knobs {
     pub server_error_rate: f64,
     pub reset_rate: f64,
     pub truncate_rate: f64,
+    /// `Retry-After` seconds on 429 responses (Stripe sends it sometimes); `None` = no header.
+    pub retry_after_seconds: Option<u64>,
+    /// Record when each request arrived and how it was answered (`Sandbox::request_log`).
+    pub log_requests: bool,
 }
 
 #[derive(Debug, Default)]
@@ -77,6 +81,8 @@ pub struct Counters {
     pub resets: AtomicU64,
     pub truncated: AtomicU64,
     pub bytes: AtomicU64,
+    /// (arrival, status) of each request while `Knobs::log_requests` is on.
+    pub log: std::sync::Mutex<Vec<(std::time::Instant, u16)>>,
 }
 
 /// A snapshot of the counters.
@@ -196,6 +202,16 @@ impl Sandbox {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(key.key.clone(), key);
+    }
+
+    /// (arrival, status) of every request answered while `Knobs::log_requests` was on.
+    pub fn request_log(&self) -> Vec<(std::time::Instant, u16)> {
+        self.state
+            .counters
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn stats(&self) -> Stats {

@@ -314,14 +314,26 @@ impl State {
         kill: Arc<tokio::sync::Notify>,
     ) -> Result<Response<Body>, Infallible> {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let arrived = std::time::Instant::now();
         let knobs = self.knobs();
         if knobs.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(knobs.latency_ms)).await;
         }
-        let response = match self.authenticate_and_serve(&req, &knobs) {
+        let mut response = match self.authenticate_and_serve(&req, &knobs) {
             Ok(body) => self.deliver(body, &knobs, kill).await,
             Err(err) => self.respond(err.status, err.body.to_string(), None),
         };
+        if response.status() == StatusCode::TOO_MANY_REQUESTS
+            && let Some(seconds) = knobs.retry_after_seconds
+        {
+            response
+                .headers_mut()
+                .insert("retry-after", hyper::header::HeaderValue::from(seconds));
+        }
+        if knobs.log_requests {
+            let mut log = self.counters.log.lock().unwrap_or_else(|e| e.into_inner());
+            log.push((arrived, response.status().as_u16()));
+        }
         Ok(response)
     }
 
