@@ -73,6 +73,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Print Stripe's create-restricted-key URL with the needed read permissions pre-filled.
     KeyLink(KeyLinkArgs),
+    /// Delete data files no manifest names (left by crashed runs).
+    Vacuum(VacuumArgs),
     /// SQL over the committed tables.
     Query(crate::transform::query::QueryArgs),
     /// The whole pipeline against the built-in sandbox account.
@@ -98,6 +100,16 @@ pub enum BenchCommand {
 pub struct StageArgs {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub rest: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VacuumArgs {
+    /// Keep orphans younger than this many minutes (a run in progress has uncommitted parts).
+    #[arg(long, default_value_t = 60)]
+    pub min_age_minutes: i64,
+    /// Report what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -230,6 +242,19 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             "the visitor loader is issue #5",
         ),
         Command::Check(args) => check(&cli.global, &args).await,
+        Command::Vacuum(args) => {
+            let cfg = load_config(&cli.global)?;
+            let storage = crate::storage::Storage::open(&cfg.storage.url, &cfg.storage.options)
+                .map_err(|e| Error::Usage(e.to_string()))?;
+            let min_age = chrono::Duration::minutes(args.min_age_minutes.max(0));
+            let report = crate::storage::vacuum::vacuum(&storage, min_age, args.dry_run)
+                .await
+                .map_err(|e| Error::Transient(e.to_string()))?;
+            telemetry::print_summary(
+                &json!({"command": "vacuum", "status": "ok", "report": report}),
+            );
+            Ok(())
+        }
         Command::KeyLink(args) => {
             let cfg = load_config(&cli.global)?;
             let link = crate::keys::key_link(args.test, &args.name, &cfg.extract.streams)

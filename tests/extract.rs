@@ -263,6 +263,53 @@ async fn a_run_killed_midway_then_rerun_gives_the_clean_tables() {
         tables(clean.path()) == tables(crashed.path()),
         "rerun after a crash differs from a clean run (killed after {kill_after} requests)"
     );
+    // vacuum removes what the crash left (and a planted orphan) and nothing committed.
+    let planted = crashed
+        .path()
+        .join("raw/charges/account=acct_x/part-00000-orphan.parquet");
+    std::fs::create_dir_all(planted.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&planted, b"not committed").expect("plant");
+    let vacuum = std::process::Command::new(env!("CARGO_BIN_EXE_stripelake"))
+        .args(["--storage", &storage, "vacuum", "--min-age-minutes", "0"])
+        .output()
+        .expect("vacuum runs");
+    assert!(
+        vacuum.status.success(),
+        "{}",
+        String::from_utf8_lossy(&vacuum.stderr)
+    );
+    let report: Value = serde_json::from_str(
+        String::from_utf8_lossy(&vacuum.stdout)
+            .lines()
+            .last()
+            .expect("summary"),
+    )
+    .expect("json");
+    assert!(report["report"]["deleted"].as_u64() >= Some(1), "{report}");
+    assert!(!planted.exists(), "the planted orphan survived");
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_stripelake"))
+        .args([
+            "--storage",
+            &storage,
+            "vacuum",
+            "--min-age-minutes",
+            "0",
+            "--dry-run",
+        ])
+        .output()
+        .expect("vacuum runs");
+    let again: Value = serde_json::from_str(
+        String::from_utf8_lossy(&again.stdout)
+            .lines()
+            .last()
+            .expect("summary"),
+    )
+    .expect("json");
+    assert_eq!(again["report"]["orphans"], 0, "{again}");
+    assert!(
+        tables(clean.path()) == tables(crashed.path()),
+        "vacuum changed a committed table"
+    );
     for def in STREAMS.iter().filter(|d| d.sync != Sync::Snapshot) {
         let mut per_run: HashMap<(String, String), u32> = HashMap::new();
         for r in read_raw(crashed.path(), def.name) {

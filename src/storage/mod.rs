@@ -4,6 +4,7 @@
 pub mod manifest;
 pub mod parquet;
 pub mod state;
+pub mod vacuum;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -199,6 +200,27 @@ impl Storage {
                 source,
             }),
         }
+    }
+
+    /// Root-relative path, last modification and size of every object under a prefix.
+    pub async fn list_meta(
+        &self,
+        rel_prefix: &str,
+    ) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>, u64)>, StorageError> {
+        let prefix = self.path(rel_prefix);
+        let metas: Vec<_> =
+            self.store
+                .list(Some(&prefix))
+                .try_collect()
+                .await
+                .map_err(|source| StorageError::Io {
+                    path: rel_prefix.into(),
+                    source,
+                })?;
+        Ok(metas
+            .iter()
+            .map(|m| (self.relative(&m.location), m.last_modified, m.size))
+            .collect())
     }
 
     /// Root-relative paths of every object under a prefix.
