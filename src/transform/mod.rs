@@ -206,7 +206,13 @@ async fn materialise(
         if count == 0 {
             return Ok((0, 0));
         }
-        let first = arrow::util::pretty::pretty_format_batches(&violations[..1])
+        let shown: Vec<RecordBatch> = violations
+            .iter()
+            .filter(|b| b.num_rows() > 0)
+            .take(1)
+            .map(|b| b.slice(0, 1))
+            .collect();
+        let first = arrow::util::pretty::pretty_format_batches(&shown)
             .map(|t| t.to_string())
             .unwrap_or_default();
         return Err(TransformError::Setup(format!(
