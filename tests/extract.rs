@@ -269,42 +269,24 @@ async fn a_run_killed_midway_then_rerun_gives_the_clean_tables() {
         .join("raw/charges/account=acct_x/part-00000-orphan.parquet");
     std::fs::create_dir_all(planted.parent().expect("dir")).expect("mkdir");
     std::fs::write(&planted, b"not committed").expect("plant");
-    let vacuum = std::process::Command::new(env!("CARGO_BIN_EXE_stripelake"))
-        .args(["--storage", &storage, "vacuum", "--min-age-minutes", "0"])
-        .output()
-        .expect("vacuum runs");
-    assert!(
-        vacuum.status.success(),
-        "{}",
-        String::from_utf8_lossy(&vacuum.stderr)
-    );
-    let report: Value = serde_json::from_str(
-        String::from_utf8_lossy(&vacuum.stdout)
-            .lines()
-            .last()
-            .expect("summary"),
-    )
-    .expect("json");
+    let vacuum = |extra: &[&str]| -> Value {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_stripelake"))
+            .args(["--storage", &storage, "vacuum", "--min-age-minutes", "0"])
+            .args(extra)
+            .output()
+            .expect("vacuum runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        serde_json::from_str(stdout.lines().last().expect("summary")).expect("json")
+    };
+    let report = vacuum(&[]);
     assert!(report["report"]["deleted"].as_u64() >= Some(1), "{report}");
     assert!(!planted.exists(), "the planted orphan survived");
-    let again = std::process::Command::new(env!("CARGO_BIN_EXE_stripelake"))
-        .args([
-            "--storage",
-            &storage,
-            "vacuum",
-            "--min-age-minutes",
-            "0",
-            "--dry-run",
-        ])
-        .output()
-        .expect("vacuum runs");
-    let again: Value = serde_json::from_str(
-        String::from_utf8_lossy(&again.stdout)
-            .lines()
-            .last()
-            .expect("summary"),
-    )
-    .expect("json");
+    let again = vacuum(&["--dry-run"]);
     assert_eq!(again["report"]["orphans"], 0, "{again}");
     assert!(
         tables(clean.path()) == tables(crashed.path()),

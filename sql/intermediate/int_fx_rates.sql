@@ -1,6 +1,8 @@
 -- METRICS.md §3.6, rate source 2: settlement units per presentment unit for every day the MRR
 -- tables cover, per presentment currency: the exchange_rate of the last `charge` BT on or before
 -- the day, carried backward from the first one for the days before it. Refund BTs never set a rate.
+-- The settlement currency has rate 1, and every row carries both exponents, so a model converts
+-- with one join: `sl_convert(x, fx_rate, exponent_from, exponent_to)` (NULL without a rate).
 WITH charge_rates AS (
     SELECT
         currency,
@@ -52,13 +54,39 @@ filled AS (
         ) AS run
     FROM spine
     LEFT JOIN daily d ON d.currency = spine.currency AND d.date = spine.date
+),
+implied AS (
+    SELECT
+        f.date,
+        f.currency,
+        COALESCE(
+            max(f.exchange_rate) OVER (PARTITION BY f.currency, f.run),
+            CASE WHEN f.run = 0 THEN r.rate END
+        ) AS fx_rate
+    FROM filled f
+    JOIN first_rate r ON r.currency = f.currency
+),
+settlement AS (
+    SELECT
+        unnest(generate_series(span.first_day, span.as_of, INTERVAL '1 day')) AS date,
+        cfg.settlement_currency AS currency,
+        CAST(1 AS DECIMAL(28, 12)) AS fx_rate
+    FROM stg_settings cfg
+    CROSS JOIN span
+    WHERE span.first_day IS NOT NULL
+),
+rates AS (
+    SELECT * FROM implied
+    UNION ALL
+    SELECT * FROM settlement
 )
 SELECT
-    f.date,
-    f.currency,
-    COALESCE(
-        max(f.exchange_rate) OVER (PARTITION BY f.currency, f.run),
-        CASE WHEN f.run = 0 THEN r.rate END
-    ) AS fx_rate
-FROM filled f
-JOIN first_rate r ON r.currency = f.currency
+    r.date,
+    r.currency,
+    r.fx_rate,
+    COALESCE(ef.exponent, 2) AS exponent_from,
+    COALESCE(et.exponent, 2) AS exponent_to
+FROM stg_settings cfg
+CROSS JOIN rates r
+LEFT JOIN currency_exponents ef ON ef.currency = r.currency
+LEFT JOIN currency_exponents et ON et.currency = cfg.settlement_currency

@@ -12,10 +12,7 @@
 --   mrr_before: the customer's MRR in this currency the day before
 --   mrr_after: the customer's MRR in this currency that day
 --   account: Stripe account id
-WITH cfg AS (
-    SELECT * FROM stg_settings
-),
-per_key AS (
+WITH per_key AS (
     SELECT account, customer_id, currency, date, sum(mrr) AS m
     FROM mrr_subscription_daily
     GROUP BY account, customer_id, currency, date
@@ -60,15 +57,9 @@ SELECT
     c.currency,
     c.movement_type,
     c.amount,
-    CASE
-        WHEN c.currency = cfg.settlement_currency THEN c.amount
-        ELSE sl_convert(c.amount, fx.fx_rate, COALESCE(ec.exponent, 2), COALESCE(es.exponent, 2))
-    END AS amount_settlement,
+    sl_convert(c.amount, fx.fx_rate, fx.exponent_from, fx.exponent_to) AS amount_settlement,
     c.mrr_before,
     c.mrr_after,
     c.account
-FROM cfg
-CROSS JOIN classified c
+FROM classified c
 LEFT JOIN int_fx_rates fx ON fx.date = c.date AND fx.currency = c.currency
-LEFT JOIN currency_exponents ec ON ec.currency = c.currency
-LEFT JOIN currency_exponents es ON es.currency = cfg.settlement_currency

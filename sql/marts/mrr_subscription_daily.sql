@@ -66,20 +66,9 @@ SELECT
     d.currency,
     d.status,
     d.mrr,
-    CASE
-        WHEN d.currency = cfg.settlement_currency THEN d.mrr
-        ELSE sl_convert(d.mrr, fx.fx_rate, COALESCE(ec.exponent, 2), COALESCE(es.exponent, 2))
-    END AS mrr_settlement,
-    CASE
-        WHEN d.currency = cfg.settlement_currency THEN CAST(1 AS DECIMAL(28, 12))
-        ELSE fx.fx_rate
-    END AS fx_rate,
+    sl_convert(d.mrr, fx.fx_rate, fx.exponent_from, fx.exponent_to) AS mrr_settlement,
+    fx.fx_rate,
     d.state_source,
     d.account
--- The one-row settings table goes first: a cross join builds its left side and emits a batch per
--- left row, so a large left side would mean one tiny batch per row.
-FROM cfg
-CROSS JOIN days d
+FROM days d
 LEFT JOIN int_fx_rates fx ON fx.date = d.date AND fx.currency = d.currency
-LEFT JOIN currency_exponents ec ON ec.currency = d.currency
-LEFT JOIN currency_exponents es ON es.currency = cfg.settlement_currency

@@ -112,12 +112,14 @@ async fn measure_child(args: &[&str], now: i64) -> std::io::Result<ChildRun> {
     })
 }
 
-pub async fn extract(args: BenchExtractArgs) -> std::io::Result<Value> {
+/// A sandbox account generated for today (UTC midnight) and served on a free port: the
+/// sandbox, its clock and its object count.
+async fn serve_account(seed: u64, scale: f64) -> std::io::Result<(Sandbox, i64, usize)> {
     let now = chrono::Utc::now().timestamp();
     let now = now - now.rem_euclid(86_400);
     let config = GenConfig {
-        seed: args.seed,
-        scale: args.scale,
+        seed,
+        scale,
         now,
         livemode: false,
     };
@@ -126,6 +128,11 @@ pub async fn extract(args: BenchExtractArgs) -> std::io::Result<Value> {
         .map_err(std::io::Error::other)?;
     let objects = account.store.total_objects();
     let sandbox = Sandbox::serve(account, 0, vec![KeySpec::full(DEFAULT_TEST_KEY)]).await?;
+    Ok((sandbox, now, objects))
+}
+
+pub async fn extract(args: BenchExtractArgs) -> std::io::Result<Value> {
+    let (sandbox, now, objects) = serve_account(args.seed, args.scale).await?;
     let (latency, limit, rate) = if args.cpu {
         (0, None, 100_000.0)
     } else {

@@ -13,7 +13,7 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 
-use super::{DEFAULT_TEST_KEY, GenConfig, KeySpec, Sandbox, generate, measure_child};
+use super::{measure_child, serve_account};
 use crate::storage::Storage;
 use crate::storage::manifest::{self, Change};
 use crate::storage::parquet::PartWriter;
@@ -45,18 +45,7 @@ fn io(e: impl std::fmt::Display) -> std::io::Error {
 }
 
 pub async fn run(args: BenchTransformArgs) -> std::io::Result<Value> {
-    let now = chrono::Utc::now().timestamp();
-    let now = now - now.rem_euclid(86_400);
-    let config = GenConfig {
-        seed: args.seed,
-        scale: args.scale,
-        now,
-        livemode: false,
-    };
-    let account = tokio::task::spawn_blocking(move || generate::generate(&config))
-        .await
-        .map_err(io)?;
-    let sandbox = Sandbox::serve(account, 0, vec![KeySpec::full(DEFAULT_TEST_KEY)]).await?;
+    let (sandbox, now, _) = serve_account(args.seed, args.scale).await?;
     let root = args.out.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("stripelake-bench-transform-{}", std::process::id()))
     });

@@ -225,17 +225,8 @@ impl Storage {
 
     /// Root-relative paths of every object under a prefix.
     pub async fn list(&self, rel_prefix: &str) -> Result<Vec<String>, StorageError> {
-        let prefix = self.path(rel_prefix);
-        let metas: Vec<_> =
-            self.store
-                .list(Some(&prefix))
-                .try_collect()
-                .await
-                .map_err(|source| StorageError::Io {
-                    path: rel_prefix.into(),
-                    source,
-                })?;
-        Ok(metas.iter().map(|m| self.relative(&m.location)).collect())
+        let metas = self.list_meta(rel_prefix).await?;
+        Ok(metas.into_iter().map(|(path, _, _)| path).collect())
     }
 }
 

@@ -21,12 +21,8 @@ pub struct TransformArgs {
     pub as_of: Option<NaiveDate>,
     /// An extra KPI range for kpi_summary (overrides `[transform] kpi_range`), besides the
     /// windows of `kpi_windows_days`.
-    #[arg(long, value_name = "START..END", value_parser = parse_range)]
+    #[arg(long, value_name = "START..END", value_parser = crate::config::parse_date_range)]
     pub kpi_range: Option<(NaiveDate, NaiveDate)>,
-}
-
-fn parse_range(text: &str) -> Result<(NaiveDate, NaiveDate), String> {
-    crate::config::parse_date_range(text)
 }
 
 pub fn params(cfg: &Config, args: &TransformArgs) -> Params {
@@ -95,7 +91,7 @@ fn fail(mut summary: Value, e: Error) -> (Value, Result<(), Error>) {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_range;
+    use crate::config::parse_date_range as parse_range;
 
     #[test]
     fn kpi_ranges_parse_or_say_what_is_expected() {

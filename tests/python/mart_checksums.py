@@ -13,12 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-
-def latest_manifest(root, table):
-    d = os.path.join(root, "_manifests", table)
-    versions = sorted(f for f in os.listdir(d) if f.endswith(".json"))
-    with open(os.path.join(d, versions[-1])) as f:
-        return json.load(f)
+from read_tables import latest_manifest
 
 
 def main():
