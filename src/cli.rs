@@ -62,13 +62,13 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Every stage in order: extract, load-visitors, transform.
-    Run(ExtractArgs),
+    Run(RunArgs),
     /// Stripe objects → Parquet under raw/.
     Extract(ExtractArgs),
     /// SQL models → marts/.
     Transform(crate::transform::command::TransformArgs),
     /// Web-analytics visitor events → raw/visitor_events.
-    LoadVisitors(StageArgs),
+    LoadVisitors(crate::visitors::command::LoadVisitorsArgs),
     /// Check the key: prefix, /v1/balance, then every permission the selected streams need.
     Check(CheckArgs),
     /// Print Stripe's create-restricted-key URL with the needed read permissions pre-filled.
@@ -97,9 +97,11 @@ pub enum BenchCommand {
 
 /// Flags of the stages; accepted now so scripts can be written against the final interface.
 #[derive(Debug, Args, Default)]
-pub struct StageArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
+pub struct RunArgs {
+    #[command(flatten)]
+    pub extract: ExtractArgs,
+    #[command(flatten)]
+    pub visitors: crate::visitors::command::LoadVisitorsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -233,14 +235,16 @@ impl AccountArgs {
 
 pub async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Run(args) => extract(&cli.global, &args, true).await,
-        Command::Extract(args) => extract(&cli.global, &args, false).await,
+        Command::Run(args) => extract(&cli.global, &args.extract, Some(&args.visitors)).await,
+        Command::Extract(args) => extract(&cli.global, &args, None).await,
         Command::Transform(args) => transform(&cli.global, &args).await,
-        Command::LoadVisitors(_) => not_built(
-            &cli.global,
-            "load-visitors",
-            "the visitor loader is issue #5",
-        ),
+        Command::LoadVisitors(args) => {
+            let cfg = load_config(&cli.global)?;
+            let run_id = crate::extract::command::new_run_id(chrono::Utc::now().timestamp());
+            let (summary, outcome) = crate::visitors::command::run(&cfg, &args, &run_id).await;
+            telemetry::print_summary(&summary);
+            outcome
+        }
         Command::Check(args) => check(&cli.global, &args).await,
         Command::Vacuum(args) => {
             let cfg = load_config(&cli.global)?;
@@ -298,20 +302,39 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
-/// Extraction (also the first stage of `run`): the summary is printed whatever the outcome.
-async fn extract(global: &Global, args: &ExtractArgs, as_run: bool) -> Result<(), Error> {
+/// Extraction, and with `visitors` (`run`) the visitor load and the models after it: the
+/// summary is printed whatever the outcome.
+async fn extract(
+    global: &Global,
+    args: &ExtractArgs,
+    visitors: Option<&crate::visitors::command::LoadVisitorsArgs>,
+) -> Result<(), Error> {
     let overrides =
         crate::extract::command::overrides(global.storage.clone(), global.api_base.clone(), args);
     let cfg = load_config_with(global, &overrides)?;
     let key = config::resolve_api_key(&cfg, &|name| std::env::var(name).ok())
         .map_err(|p| Error::Config(config::ConfigErrors(vec![p])))?;
     let (mut summary, mut outcome) = crate::extract::command::run(&cfg, &key, args).await;
-    if as_run {
+    if let Some(visitors) = visitors {
         summary["command"] = json!("run");
-        summary["stages_pending"] = json!({"load-visitors": "issue #5"});
         // Models over what did commit: a partial extraction still refreshes the rest.
         if matches!(outcome, Ok(()) | Err(Error::Partial(_))) {
             let run_id = summary["run_id"].as_str().unwrap_or("run").to_string();
+            let (v, verdict) = crate::visitors::command::run(&cfg, visitors, &run_id).await;
+            summary["load_visitors"] = v;
+            // A refused file still lets the models run on what loaded; a broken mapping stops.
+            match verdict {
+                Ok(()) => {}
+                Err(e @ Error::Partial(_)) => {
+                    if outcome.is_ok() {
+                        outcome = Err(e);
+                    }
+                }
+                Err(e) => {
+                    telemetry::print_summary(&summary);
+                    return Err(e);
+                }
+            }
             let transform_args = crate::transform::command::TransformArgs::default();
             let (t, verdict) = crate::transform::command::run(&cfg, &transform_args, &run_id).await;
             summary["transform"] = t;
@@ -349,11 +372,6 @@ async fn transform(
 
 /// Validates the configuration anyway (so its problems surface today), then says the stage is
 /// not there yet: never a fake success.
-fn not_built(global: &Global, command: &'static str, detail: &'static str) -> Result<(), Error> {
-    load_config(global)?;
-    Err(Error::NotBuilt { command, detail })
-}
-
 pub fn load_config(global: &Global) -> Result<Config, Error> {
     let overrides = Overrides {
         storage_url: global.storage.clone(),
@@ -470,14 +488,16 @@ async fn demo(args: DemoArgs) -> Result<(), Error> {
         .map_err(|e| Error::io(format!("cannot write {}", visitors_path.display()), e))?;
     let extract = demo_extract(&sandbox, &args.out).await;
     let extracted = extract.0["totals"]["rows"].as_u64().unwrap_or(0);
-    let transform = demo_transform(&args.out, extract.0["run_id"].as_str().unwrap_or("demo")).await;
+    let run_id = extract.0["run_id"].as_str().unwrap_or("demo").to_string();
+    let visitors = demo_visitors(&args.out, &visitors_path, &run_id).await;
+    let transform = demo_transform(&args.out, &run_id).await;
     let headline = demo_headline(&args.out).await;
     let summary = json!({
         "command": "demo",
         "sandbox": {"url": sandbox.base_url(), "objects": objects, "resources_reachable": reachable, "requests": sandbox.stats().requests},
-        "stages_run": ["extract", "transform"],
-        "stages_pending": {"load-visitors": "issue #5"},
+        "stages_run": ["extract", "load-visitors", "transform"],
         "extract": extract.0,
+        "load_visitors": visitors.0,
         "transform": transform.0,
         "headline": headline,
         "outputs": [args.out.join("raw").display().to_string(), args.out.join("marts").display().to_string(), expected_path.display().to_string(), visitors_path.display().to_string()],
@@ -500,9 +520,12 @@ async fn demo(args: DemoArgs) -> Result<(), Error> {
         "demo: built the models into {}/marts: {headline}",
         args.out.display()
     );
-    eprintln!("demo: load-visitors is not built yet (issue #5)");
+    eprintln!(
+        "demo: loaded {} visitor events; attribution: {}",
+        summary["load_visitors"]["visitors"]["rows"], summary["headline"]["attribution"]
+    );
     telemetry::print_summary(&summary);
-    extract.1.and(transform.1)
+    extract.1.and(visitors.1).and(transform.1)
 }
 
 fn demo_storage_url(out: &Path) -> String {
@@ -512,6 +535,20 @@ fn demo_storage_url(out: &Path) -> String {
             .unwrap_or_else(|_| out.to_path_buf())
             .display()
     )
+}
+
+async fn demo_visitors(
+    out: &Path,
+    file: &Path,
+    run_id: &str,
+) -> (serde_json::Value, Result<(), Error>) {
+    let mut cfg = Config::default();
+    cfg.storage.url = demo_storage_url(out);
+    let args = crate::visitors::command::LoadVisitorsArgs {
+        visitors: Some(file.display().to_string()),
+        reload: false,
+    };
+    crate::visitors::command::run(&cfg, &args, run_id).await
 }
 
 async fn demo_transform(out: &Path, run_id: &str) -> (serde_json::Value, Result<(), Error>) {

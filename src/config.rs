@@ -371,7 +371,6 @@ fn build(file: Option<(&str, &str)>, overrides: &Overrides) -> Result<Config, Co
         reader.read_document(&mut config);
     }
     let from_flags = apply_overrides(overrides, &mut config);
-    reader.check_required_columns(&config.visitors);
     let problems: Vec<_> = reader
         .into_problems()
         .into_iter()

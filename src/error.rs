@@ -8,11 +8,6 @@ pub enum Error {
     Config(#[from] crate::config::ConfigErrors),
     #[error("{0}")]
     Usage(String),
-    #[error("`stripelake {command}` is not built yet: {detail}")]
-    NotBuilt {
-        command: &'static str,
-        detail: &'static str,
-    },
     #[error("authentication failed: {0}")]
     Auth(String),
     #[error("missing permission: {0}")]
@@ -32,7 +27,7 @@ impl Error {
     /// 0 ok · 1 partial · 2 config/usage · 3 auth · 4 permission · 5 transient · 99 nothing to do.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Usage(_) | Error::NotBuilt { .. } => 2,
+            Error::Config(_) | Error::Usage(_) => 2,
             Error::Partial(_) => 1,
             Error::Auth(_) => 3,
             Error::Permission(_) => 4,

@@ -19,3 +19,4 @@ pub mod storage;
 pub mod stripe;
 pub mod telemetry;
 pub mod transform;
+pub mod visitors;

@@ -34,19 +34,6 @@ fn help_documents_every_exit_code() {
 }
 
 #[test]
-fn stages_not_built_yet_say_so_and_exit_2() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = stripelake(&["load-visitors"], dir.path());
-    assert_eq!(out.status.code(), Some(2));
-    let err = text(&out.stderr);
-    assert!(
-        err.contains("`stripelake load-visitors` is not built yet"),
-        "{err}"
-    );
-    assert!(out.stdout.is_empty(), "it printed a summary as if it ran");
-}
-
-#[test]
 fn a_bad_config_lists_every_problem_and_exits_2() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config =

@@ -4,7 +4,7 @@
 /// Shared fixtures: a sandbox on a loopback port and an HTTP client that talks to it.
 mod support;
 
-/// The binary: help, exit codes, config errors, stages not built yet, demo.
+/// The binary: help, exit codes, config errors, demo.
 mod cli;
 /// The lake on real object stores (moto's S3, Azurite), equal to a local run.
 mod cloud;
@@ -26,3 +26,5 @@ mod sandbox_oracle;
 mod transform_oracle;
 /// The hand-computed metric scenarios through the SQL models.
 mod transform_scenarios;
+/// Visitor events: loading, quarantine, mappings, and attribution to revenue.
+mod visitors;

@@ -39,8 +39,6 @@ pub(super) struct Ctx<'t> {
     text: &'t str,
     file: Option<String>,
     found: Vec<(usize, ConfigProblem)>,
-    /// Where `[visitors.columns]` (or `[visitors]`) is, for the required-columns check.
-    columns_at: Option<usize>,
 }
 
 impl<'t> Ctx<'t> {
@@ -51,7 +49,6 @@ impl<'t> Ctx<'t> {
             text,
             file,
             found: Vec::new(),
-            columns_at: None,
         }
     }
 
@@ -63,11 +60,6 @@ impl<'t> Ctx<'t> {
 
     pub(super) fn read_document(&mut self, config: &mut Config) {
         read_document(self, config)
-    }
-
-    /// Run after the overrides, which may set the visitors source.
-    pub(super) fn check_required_columns(&mut self, v: &VisitorsConfig) {
-        check_required_columns(self, v)
     }
 
     fn report(&mut self, at: usize, key: &str, message: impl Into<String>) {
@@ -143,10 +135,7 @@ fn read_document(cx: &mut Ctx<'_>, config: &mut Config) {
             ("extract", DeValue::Table(t)) => read_extract(cx, t, &mut config.extract),
             ("storage", DeValue::Table(t)) => read_storage(cx, t, &mut config.storage),
             ("transform", DeValue::Table(t)) => read_transform(cx, t, &mut config.transform),
-            ("visitors", DeValue::Table(t)) => {
-                cx.columns_at = Some(k.span().start);
-                read_visitors(cx, t, &mut config.visitors)
-            }
+            ("visitors", DeValue::Table(t)) => read_visitors(cx, t, &mut config.visitors),
             ("run", DeValue::Table(t)) => read_run(cx, t, &mut config.run),
             _ if SECTIONS.contains(&name) => {
                 cx.wrong(name, v, &format!("a table (a [{name}] section)"))
@@ -514,7 +503,6 @@ fn read_visitors(cx: &mut Ctx<'_>, t: &DeTable<'_>, c: &mut VisitorsConfig) {
                 set(&mut c.session_timeout_minutes, int(cx, key, v, 1, 1440))
             }
             _ => {
-                cx.columns_at = Some(v.span().start);
                 let want = "a table mapping our column names to the file's column names";
                 set(&mut c.columns, string_map(cx, key, v, want, column_ok))
             }
@@ -525,30 +513,5 @@ fn read_visitors(cx: &mut Ctx<'_>, t: &DeTable<'_>, c: &mut VisitorsConfig) {
 fn read_run(cx: &mut Ctx<'_>, t: &DeTable<'_>, c: &mut RunConfig) {
     for (_, key, v) in entries(cx, "run", &["exit_99_when_nothing_to_do"], t) {
         set(&mut c.exit_99_when_nothing_to_do, boolean(cx, &key, v));
-    }
-}
-
-fn check_required_columns(cx: &mut Ctx<'_>, v: &VisitorsConfig) {
-    let missing: Vec<&str> = ["visitor_id", "timestamp"]
-        .into_iter()
-        .filter(|c| !v.columns.contains_key(*c))
-        .collect();
-    if v.preset != VisitorPreset::Custom || v.source.is_none() || missing.is_empty() {
-        return;
-    }
-    let message = format!(
-        "missing {}: with preset = \"custom\" and a visitors source, map them to the file's \
-         columns (e.g. visitor_id = \"anonymous_id\") or choose a preset",
-        missing.join(" and ")
-    );
-    match cx.columns_at {
-        Some(at) => cx.report(at, "visitors.columns", message),
-        None => {
-            let problem = ConfigProblem {
-                file: cx.file.clone(),
-                ..ConfigProblem::unplaced("visitors.columns", message)
-            };
-            cx.found.push((usize::MAX, problem));
-        }
     }
 }

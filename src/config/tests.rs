@@ -165,13 +165,10 @@ fn file_problems() {
             ],
         ),
         (
-            "visitor columns: unknown name and required ones",
+            "visitor columns: an unknown name",
             "[visitors]\nsource = \"events.csv\"\n\n[visitors.columns]\nvisitorid = \"vid\"\n",
             none(),
             &[
-                "pipeline.toml:4: visitors.columns: missing visitor_id and timestamp: with \
-                 preset = \"custom\" and a visitors source, map them to the file's columns \
-                 (e.g. visitor_id = \"anonymous_id\") or choose a preset",
                 "pipeline.toml:5: visitors.columns.visitorid: unknown column: did you mean \
                  `visitor_id`?",
             ],
@@ -249,19 +246,6 @@ fn override_problems_name_the_flag() {
                  (acct_ then letters and digits), got \"bad\"",
                 "--max-requests-per-second / STRIPELAKE_MAX_RPS: must be a positive number of \
                  requests per second, got 0",
-            ],
-        ),
-        (
-            "a visitors source from the flag makes the columns required",
-            "[visitors.columns]\nvisitor_id = \"vid\"\n",
-            Overrides {
-                visitors_source: Some("events.csv".into()),
-                ..none()
-            },
-            &[
-                "pipeline.toml:1: visitors.columns: missing timestamp: with preset = \"custom\" \
-               and a visitors source, map them to the file's columns (e.g. visitor_id = \
-               \"anonymous_id\") or choose a preset",
             ],
         ),
     ];

@@ -98,6 +98,14 @@ pub async fn register_raw(
         register_files(ctx, storage, &name, &files, Some(schema.arrow.clone())).await?;
         names.insert(name);
     }
+    // Not a Stripe stream: the web-analytics events `load-visitors` writes (empty without them).
+    let files = manifest::latest(storage, crate::visitors::TABLE)
+        .await?
+        .map(|m| m.files)
+        .unwrap_or_default();
+    let name = "raw.visitor_events".to_string();
+    register_files(ctx, storage, &name, &files, Some(crate::visitors::schema())).await?;
+    names.insert(name);
     Ok(names)
 }
 

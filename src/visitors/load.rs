@@ -1,0 +1,250 @@
+//! One load: every file of the source not loaded before is read, its rows written as Parquet
+//! parts, and — when its bad-row ratio is within the limit — committed with the others in one
+//! manifest version; then the loaded-files state records it. A crash before the state is saved
+//! reloads the file next time, and staging keeps only each file's newest load: no doubles.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::read;
+use super::source::{self, SourceFile};
+use super::{Mapping, TABLE, VisitorError, schema};
+use crate::config::VisitorsConfig;
+use crate::storage::Storage;
+use crate::storage::manifest::{self, Change, FileEntry};
+use crate::storage::parquet::PartWriter;
+
+const STATE: &str = "_state/visitor_events/files.json";
+const QUARANTINE: &str = "quarantine/visitor_events";
+
+/// What the state remembers of a loaded file: a file whose size or modification time changed
+/// is loaded again (and its new rows replace the old ones in staging).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LoadedFile {
+    pub size: u64,
+    pub modified: String,
+    pub load_id: String,
+    pub rows: u64,
+    pub bad_rows: u64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct LoadedFiles {
+    files: BTreeMap<String, LoadedFile>,
+}
+
+/// A file refused for too many bad rows: nothing of it was committed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Refused {
+    pub file: String,
+    pub rows: u64,
+    pub bad_rows: u64,
+    pub examples: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LoadReport {
+    pub source: String,
+    pub files_found: usize,
+    pub files_loaded: usize,
+    pub files_unchanged: usize,
+    pub rows: u64,
+    pub bad_rows: u64,
+    /// `quarantine/visitor_events/<load_id>.ndjson` when any row was bad.
+    pub quarantine: Option<String>,
+    pub refused: Vec<Refused>,
+    pub max_bad_row_ratio: f64,
+}
+
+async fn load_state(storage: &Storage) -> Result<LoadedFiles, VisitorError> {
+    match storage.get(STATE).await? {
+        None => Ok(LoadedFiles::default()),
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| VisitorError::Format {
+            file: STATE.into(),
+            message: format!("corrupt loaded-files state ({e}): delete it to reload every file"),
+        }),
+    }
+}
+
+/// Loads the files of `source` not loaded before (all of them with `reload`).
+pub async fn load(
+    storage: &Storage,
+    cfg: &VisitorsConfig,
+    source: &str,
+    options: &BTreeMap<String, String>,
+    load_id: &str,
+    reload: bool,
+) -> Result<LoadReport, VisitorError> {
+    let files = source::list(source, cfg.format, options).await?;
+    if files.is_empty() {
+        return Err(VisitorError::Source {
+            location: source.into(),
+            message: "no CSV, NDJSON or Parquet file found there".into(),
+        });
+    }
+    let mut state = load_state(storage).await?;
+    let mapping = Mapping::new(cfg);
+    let mut report = LoadReport {
+        source: source.into(),
+        files_found: files.len(),
+        max_bad_row_ratio: cfg.max_bad_row_ratio,
+        ..LoadReport::default()
+    };
+    let loaded_at_ms = chrono::Utc::now().timestamp_millis();
+    let mut committed: Vec<FileEntry> = Vec::new();
+    let mut newly: Vec<(String, LoadedFile)> = Vec::new();
+    let mut quarantine: Vec<u8> = Vec::new();
+    for (n, file) in files.iter().enumerate() {
+        let unchanged = state
+            .files
+            .get(&file.name)
+            .is_some_and(|s| s.size == file.size && s.modified == file.modified);
+        if unchanged && !reload {
+            report.files_unchanged += 1;
+            continue;
+        }
+        let (parts, outcome) = load_file(storage, file, n, &mapping, load_id, loaded_at_ms).await?;
+        quarantine.extend_from_slice(&outcome.quarantine);
+        report.bad_rows += outcome.bad_rows;
+        let seen = outcome.rows + outcome.bad_rows;
+        if seen > 0 && outcome.bad_rows as f64 / seen as f64 > cfg.max_bad_row_ratio {
+            tracing::error!(
+                file = %file.name,
+                rows = seen,
+                bad_rows = outcome.bad_rows,
+                first = ?outcome.examples,
+                "visitor file refused: too many bad rows"
+            );
+            for p in &parts {
+                storage.delete(&p.path).await?;
+            }
+            report.refused.push(Refused {
+                file: file.name.clone(),
+                rows: seen,
+                bad_rows: outcome.bad_rows,
+                examples: outcome.examples,
+            });
+            continue;
+        }
+        if outcome.bad_rows > 0 {
+            tracing::warn!(file = %file.name, bad_rows = outcome.bad_rows, first = ?outcome.examples, "bad visitor rows quarantined");
+        }
+        report.rows += outcome.rows;
+        report.files_loaded += 1;
+        committed.extend(parts);
+        newly.push((
+            file.name.clone(),
+            LoadedFile {
+                size: file.size,
+                modified: file.modified.clone(),
+                load_id: load_id.into(),
+                rows: outcome.rows,
+                bad_rows: outcome.bad_rows,
+            },
+        ));
+    }
+    if !quarantine.is_empty() {
+        let path = format!("{QUARANTINE}/{load_id}.ndjson");
+        storage.put(&path, quarantine).await?;
+        report.quarantine = Some(path);
+    }
+    // Data files → manifest → state: the commit protocol of every table.
+    if !committed.is_empty() {
+        manifest::commit(storage, TABLE, load_id, &committed, Change::Append).await?;
+    }
+    if !newly.is_empty() {
+        state.files.extend(newly);
+        let body = serde_json::to_vec_pretty(&state).map_err(|e| VisitorError::Format {
+            file: STATE.into(),
+            message: e.to_string(),
+        })?;
+        storage.put(STATE, body).await?;
+    }
+    Ok(report)
+}
+
+/// Reads one file on a blocking thread while this task writes its batches as Parquet parts.
+async fn load_file(
+    storage: &Storage,
+    file: &SourceFile,
+    index: usize,
+    mapping: &Mapping,
+    load_id: &str,
+    loaded_at_ms: i64,
+) -> Result<(Vec<FileEntry>, read::FileOutcome), VisitorError> {
+    let (local, _spool) = match &file.local {
+        Some(p) => (p.clone(), None),
+        None => {
+            let spool = spool(file).await?;
+            (spool.path().to_path_buf(), Some(spool))
+        }
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    let reader = {
+        let (name, format, mapping, load_id) = (
+            file.name.clone(),
+            file.format,
+            mapping.clone(),
+            load_id.to_string(),
+        );
+        tokio::task::spawn_blocking(move || {
+            read::read_file(&local, &name, format, &mapping, &load_id, loaded_at_ms, &tx)
+        })
+    };
+    let mut writer = PartWriter::new(
+        storage.clone(),
+        format!("{TABLE}/load={load_id}/file={index:05}"),
+        load_id.into(),
+        schema(),
+        128 << 20,
+    );
+    let mut write_error = None;
+    while let Some(batch) = rx.recv().await {
+        if let Err(e) = writer.write(&batch).await {
+            write_error = Some(e);
+            break;
+        }
+    }
+    // Dropping the receiver ends the reader early when the writer failed.
+    drop(rx);
+    let outcome = reader.await.map_err(|e| VisitorError::Format {
+        file: file.name.clone(),
+        message: format!("reader stopped: {e}"),
+    })??;
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    let parts = writer.finish().await?;
+    Ok((parts, outcome))
+}
+
+/// A local copy of a file on an object store, streamed to a temporary file.
+async fn spool(file: &SourceFile) -> Result<tempfile::NamedTempFile, VisitorError> {
+    use futures::StreamExt;
+    use object_store::ObjectStoreExt;
+    use std::io::Write;
+    let io = |e: std::io::Error| VisitorError::Format {
+        file: file.name.clone(),
+        message: format!("cannot copy to a temporary file: {e}"),
+    };
+    let mut tmp = tempfile::NamedTempFile::new().map_err(io)?;
+    let store = file.store.object_store();
+    let got = store
+        .get(&file.store.path(&file.rel))
+        .await
+        .map_err(|e| VisitorError::Format {
+            file: file.name.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
+    let mut stream = got.into_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| VisitorError::Format {
+            file: file.name.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
+        tmp.write_all(&chunk).map_err(io)?;
+    }
+    tmp.flush().map_err(io)?;
+    Ok(tmp)
+}

@@ -1,0 +1,150 @@
+//! Web-analytics visitor events → `raw/visitor_events` (DESIGN.md §6): files found by a path,
+//! glob or store URL; CSV, NDJSON or Parquet read through a column mapping (a preset or
+//! `[visitors.columns]`); bad rows quarantined with file, line and reason; each file loaded once.
+//! Sessions, channels and attribution are SQL models over the table this writes.
+
+pub mod channel;
+pub mod command;
+pub mod load;
+mod mapping;
+mod read;
+mod source;
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+pub use load::{LoadReport, load};
+pub use mapping::{Lookup, Mapping};
+
+/// The table the loader appends to.
+pub const TABLE: &str = "raw/visitor_events";
+
+/// Our columns besides `timestamp`, in table order (`visitor_id` first).
+pub const TEXT_COLUMNS: &[&str] = &[
+    "visitor_id",
+    "session_id",
+    "email",
+    "referrer",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "landing_page",
+    "country",
+    "device",
+    "browser",
+    "site_id",
+    "experiment",
+    "variant",
+];
+
+/// `raw.visitor_events`: the mapped columns, then where each row came from.
+pub fn schema() -> SchemaRef {
+    let utc = Some("UTC".into());
+    let mut fields = vec![
+        Field::new("visitor_id", DataType::Utf8, false),
+        Field::new(
+            "timestamp",
+            DataType::Timestamp(TimeUnit::Second, utc.clone()),
+            false,
+        ),
+    ];
+    fields.extend(
+        TEXT_COLUMNS[1..]
+            .iter()
+            .map(|c| Field::new(*c, DataType::Utf8, true)),
+    );
+    fields.extend([
+        Field::new("_source_file", DataType::Utf8, false),
+        Field::new("_line", DataType::Int64, false),
+        Field::new("_load_id", DataType::Utf8, false),
+        Field::new(
+            "_loaded_at",
+            DataType::Timestamp(TimeUnit::Millisecond, utc),
+            false,
+        ),
+    ]);
+    Arc::new(Schema::new(fields))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VisitorError {
+    #[error(
+        "{file}: no column `{column}` for {ours}: the file's columns are {found}; map it in \
+         pipeline.toml ([visitors.columns] {ours} = \"<column>\") or choose a [visitors] preset"
+    )]
+    MissingColumn {
+        file: String,
+        column: String,
+        ours: String,
+        found: String,
+    },
+    #[error("visitors source `{location}`: {message}")]
+    Source { location: String, message: String },
+    #[error("{file}: {message}")]
+    Format { file: String, message: String },
+    #[error("{0}")]
+    Storage(#[from] crate::storage::StorageError),
+}
+
+/// A timestamp as Unix seconds: RFC 3339, `YYYY-MM-DD HH:MM:SS[.f]` or `…T…` without a zone
+/// (UTC), or epoch seconds, milliseconds or microseconds.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    use chrono::{DateTime, NaiveDateTime};
+    let t = text.trim();
+    if t.is_empty() {
+        return None;
+    }
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        let n: i64 = t.parse().ok()?;
+        return Some(match n {
+            n if n >= 100_000_000_000_000 => n / 1_000_000,
+            n if n >= 100_000_000_000 => n / 1000,
+            n => n,
+        });
+    }
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Some(d.timestamp());
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+        "%Y-%m-%d %H:%M:%S%.f UTC",
+    ] {
+        if let Ok(d) = DateTime::parse_from_str(t, format) {
+            return Some(d.timestamp());
+        }
+        if let Ok(d) = NaiveDateTime::parse_from_str(t, format) {
+            return Some(d.and_utc().timestamp());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_in_the_usual_export_forms() {
+        let want = 1_767_225_600; // 2026-01-01T00:00:00Z
+        for t in [
+            "2026-01-01T00:00:00Z",
+            "2026-01-01T01:00:00+01:00",
+            "2026-01-01 00:00:00",
+            "2026-01-01 00:00:00.250",
+            "2026-01-01T00:00:00.123456",
+            "2026-01-01 00:00:00 UTC",
+            "1767225600",
+            "1767225600000",
+            "1767225600000000",
+            " 2026-01-01T00:00:00Z ",
+        ] {
+            assert_eq!(parse_timestamp(t), Some(want), "{t}");
+        }
+        for t in ["", "yesterday", "2026-13-01T00:00:00Z", "12:00"] {
+            assert_eq!(parse_timestamp(t), None, "{t}");
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! `load-visitors` through the binary: good rows load, each bad row is quarantined with its line
+//! and reason, a missing column is named, files load once, and the ready-made mappings read
+//! PostHog's and Plausible's exports and Parquet.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn stripelake(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stripelake"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("STRIPE_API_KEY")
+        .env_remove("STRIPELAKE_CONFIG")
+        .env_remove("STRIPELAKE_VISITORS")
+        .output()
+        .expect("binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn summary(out: &Output) -> Value {
+    let stdout = text(&out.stdout);
+    let line = stdout
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("no summary; stderr: {}", text(&out.stderr)));
+    serde_json::from_str(line).expect("summary JSON")
+}
+
+/// `load-visitors` into `dir/lake` with an optional pipeline.toml body.
+fn load(dir: &Path, config: Option<&str>, source: &str) -> Output {
+    let lake = format!("file://{}", dir.join("lake").display());
+    let mut args = vec!["--storage", lake.as_str()];
+    if let Some(body) = config {
+        std::fs::write(dir.join("p.toml"), body).expect("write config");
+        args.extend(["--config", "p.toml"]);
+    }
+    args.extend(["load-visitors", "--visitors", source]);
+    stripelake(dir, &args)
+}
+
+/// `stripelake query --format csv` over `dir/lake`: the lines after the header.
+fn query(dir: &Path, sql: &str) -> Vec<String> {
+    let lake = format!("file://{}", dir.join("lake").display());
+    let out = stripelake(dir, &["--storage", &lake, "query", "--format", "csv", sql]);
+    assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .skip(1)
+        .map(String::from)
+        .collect()
+}
+
+fn quarantine(dir: &Path) -> Vec<Value> {
+    let qdir = dir.join("lake/quarantine/visitor_events");
+    let mut files: Vec<_> = std::fs::read_dir(&qdir)
+        .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .expect("read quarantine")
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).expect("quarantine JSON"))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+const MIXED: &[u8] = b"visitor_id,timestamp,referrer,email\n\
+v1,2026-01-01T00:00:00Z,https://google.com/, Ann@Example.COM \n\
+v2,notatime,,\n\
+,2026-01-01T00:00:00Z,,\n\
+v3,2026-01-02 10:00:00,,,extra\n\
+v4,1767225600,,\n\
+v5,2026-01-01T00:00:00Z,\xff\xfe,\n\
+v6,2026-01-03 08:00:00,,\n";
+
+#[test]
+fn a_mixed_file_loads_its_good_rows_and_quarantines_each_bad_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("events.csv"), MIXED).expect("write");
+
+    // 4 bad rows of 7 is far above the default 1 %: the file is refused whole, exit 1.
+    let out = load(dir.path(), None, "events.csv");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let s = summary(&out);
+    assert_eq!(s["status"], "partial", "{s}");
+    assert_eq!(s["visitors"]["refused"][0]["bad_rows"], 4, "{s}");
+    assert_eq!(s["visitors"]["rows"], 0, "{s}");
+    let err = text(&out.stderr);
+    assert!(err.contains("max_bad_row_ratio"), "{err}");
+    assert!(
+        !dir.path()
+            .join("lake/_manifests/raw/visitor_events")
+            .exists(),
+        "a refused file must commit nothing"
+    );
+    assert!(
+        !err.to_lowercase().contains("ann@example.com"),
+        "an email reached the log: {err}"
+    );
+
+    // Within the configured ratio: the good rows load and each bad one is quarantined.
+    let out = load(
+        dir.path(),
+        Some("[visitors]\nmax_bad_row_ratio = 0.6\n"),
+        "events.csv",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s = summary(&out);
+    assert_eq!(s["visitors"]["rows"], 3, "{s}");
+    assert_eq!(s["visitors"]["bad_rows"], 4, "{s}");
+    let records = quarantine(dir.path());
+    // Both loads quarantined the same four rows; the last four are this load's.
+    assert_eq!(records.len(), 8, "{records:?}");
+    let got: Vec<(u64, String)> = records[4..]
+        .iter()
+        .map(|r| {
+            assert_eq!(r["file"], "events.csv", "{r}");
+            (
+                r["line"].as_u64().expect("line"),
+                r["reason"].as_str().expect("reason").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (3, "unparseable timestamp \"notatime\"".to_string()),
+            (4, "missing visitor_id".to_string()),
+            (
+                5,
+                "wrong column count: expected 4 fields, found 5".to_string()
+            ),
+            (
+                7,
+                "bad encoding: column `referrer` is not valid UTF-8".to_string()
+            ),
+        ]
+    );
+    assert_eq!(records[4]["raw"], "v2,notatime,,");
+    assert_eq!(
+        query(
+            dir.path(),
+            "SELECT visitor_id, CAST(timestamp AS VARCHAR), email, _line \
+             FROM raw.visitor_events ORDER BY _line"
+        ),
+        vec![
+            "v1,2026-01-01T00:00:00Z,ann@example.com,2",
+            "v4,2026-01-01T00:00:00Z,,6",
+            "v6,2026-01-03T08:00:00Z,,8",
+        ]
+    );
+}
+
+#[test]
+fn a_missing_required_column_names_the_file_and_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("export.csv"),
+        "visitor_id,event_time\nv1,2026-01-01T00:00:00Z\n",
+    )
+    .expect("write");
+    let out = load(dir.path(), None, "export.csv");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "export.csv: no column `timestamp` for timestamp: the file's columns are \
+             `visitor_id`, `event_time`; map it in pipeline.toml ([visitors.columns] timestamp \
+             = \"<column>\") or choose a [visitors] preset"
+        ),
+        "{err}"
+    );
+    // Mapped, it loads.
+    let out = load(
+        dir.path(),
+        Some("[visitors.columns]\ntimestamp = \"event_time\"\n"),
+        "export.csv",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(summary(&out)["visitors"]["rows"], 1);
+}
+
+#[test]
+fn each_file_loads_once_and_a_changed_file_is_loaded_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exports = dir.path().join("exports");
+    std::fs::create_dir(&exports).expect("mkdir");
+    let day = |d: u32, visitors: &[&str]| {
+        let mut s = String::from("visitor_id,timestamp\n");
+        for v in visitors {
+            s.push_str(&format!("{v},2026-01-{d:02}T12:00:00Z\n"));
+        }
+        std::fs::write(exports.join(format!("day-{d:02}.csv")), s).expect("write");
+    };
+    day(1, &["a", "b"]);
+    day(2, &["c"]);
+    let source = "exports/*.csv";
+    let first = summary(&load(dir.path(), None, source));
+    assert_eq!(
+        (
+            &first["visitors"]["files_loaded"],
+            &first["visitors"]["rows"]
+        ),
+        (&Value::from(2), &Value::from(3)),
+        "{first}"
+    );
+    let again = summary(&load(dir.path(), None, source));
+    assert_eq!(again["visitors"]["files_loaded"], 0, "{again}");
+    assert_eq!(again["visitors"]["files_unchanged"], 2, "{again}");
+
+    day(3, &["d"]);
+    // A re-export of day 2 with one more row: a different size, so it is loaded again.
+    day(2, &["c", "e"]);
+    let third = summary(&load(dir.path(), None, source));
+    assert_eq!(third["visitors"]["files_loaded"], 2, "{third}");
+    assert_eq!(third["visitors"]["rows"], 3, "{third}");
+    // The raw table keeps every load; staging keeps each file's newest load only.
+    assert_eq!(
+        query(dir.path(), "SELECT count(*) FROM raw.visitor_events"),
+        vec!["6"]
+    );
+}
