@@ -25,17 +25,46 @@ fn date(day: i64) -> String {
 async fn lake(seed: u64, scale: f64) -> (tempfile::TempDir, SessionContext, Expected) {
     let sb = support::start(seed, scale).await;
     let dir = tempfile::tempdir().expect("lake dir");
+    // The account's own web-analytics export, loaded by the same run.
+    let exports = tempfile::tempdir().expect("exports dir");
+    let visitors = exports.path().join("visitor_events.csv");
+    std::fs::write(
+        &visitors,
+        sb.with_account(stripelake::sandbox::visitors::csv),
+    )
+    .expect("write visitors");
+    let visitors = visitors.display().to_string();
     // Twice: the second run (incremental, nothing new) replaces every mart, which must leave
     // exactly one version of each on disk and the same figures.
     let mut outputs = Vec::new();
     for _ in 0..2 {
-        let out = support::stage(&sb, dir.path(), support::KEY, NOW, "run", &[]).await;
+        let out = support::stage(
+            &sb,
+            dir.path(),
+            support::KEY,
+            NOW,
+            "run",
+            &["--visitors", &visitors],
+        )
+        .await;
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert_eq!(out.status.code(), Some(0), "{err}");
         outputs.push(out);
     }
     let out = outputs.pop().expect("the second run");
     let summary = support::summary(&out);
+    let first = support::summary(&outputs[0]);
+    assert!(
+        first["load_visitors"]["visitors"]["rows"].as_u64() > Some(0),
+        "{}",
+        first["load_visitors"]
+    );
+    // The export was loaded by the first run; the second finds it unchanged.
+    assert_eq!(
+        summary["load_visitors"]["visitors"]["files_unchanged"], 1,
+        "{}",
+        summary["load_visitors"]
+    );
     assert_eq!(
         summary["transform"]["status"], "ok",
         "{}",
@@ -339,6 +368,46 @@ async fn compare(seed: u64, scale: f64) -> Vec<String> {
     )
     .await;
     diff("mrr_daily on as_of", &want, &got, &mut problems);
+
+    // Attribution (METRICS.md §6.1): every charge the generator made traceable is attributed to
+    // its visitor by the rule family it planted, and no other succeeded charge is attributed.
+    let got = table(
+        &ctx,
+        "SELECT charge_id, COALESCE(visitor_id, 'NULL'), \
+         CASE WHEN match_method LIKE 'metadata:%' THEN 'metadata' ELSE match_method END \
+         FROM revenue_attribution",
+    )
+    .await;
+    let traceable: BTreeSet<&str> = expected
+        .attribution
+        .iter()
+        .map(|a| a.charge_id.as_str())
+        .collect();
+    let mut want: BTreeSet<Row> = expected
+        .attribution
+        .iter()
+        .map(|a| {
+            vec![
+                a.charge_id.clone(),
+                a.visitor_id.clone(),
+                a.match_method.to_string(),
+            ]
+        })
+        .collect();
+    want.extend(
+        got.iter()
+            .filter(|r| !traceable.contains(r[0].as_str()))
+            .map(|r| vec![r[0].clone(), "NULL".into(), "none".into()]),
+    );
+    let methods: BTreeSet<&str> = expected
+        .attribution
+        .iter()
+        .map(|a| a.match_method)
+        .collect();
+    if methods.len() < 3 {
+        problems.push(format!("the account plants only {methods:?}"));
+    }
+    diff("revenue_attribution", &want, &got, &mut problems);
     problems
 }
 

@@ -195,6 +195,7 @@ pub fn scenario_params(p: &Value, kpi_range: Option<(NaiveDate, NaiveDate)>) -> 
             .map(|(a, b)| vec![("scenario".to_string(), a, b)])
             .unwrap_or_default(),
         kpi_windows_days: Vec::new(),
+        ..Params::default()
     }
 }
 

@@ -1,6 +1,6 @@
 -- METRICS.md §5 range metrics, one row per KPI range. Money is settlement minor units; AOV is
--- 2 dp of minor units, half away from zero, NULL without charges. Revenue per visitor needs the
--- visitor data of issue #5 and is NULL until then.
+-- 2 dp of minor units, half away from zero, NULL without charges. Revenue per visitor is
+-- revenue_per_visitor's `All` row: NULL without visitor data.
 --
 -- Columns:
 --   range_name: `last_N_days` for the configured windows, or the `kpi_range`
@@ -13,7 +13,9 @@
 --   churned_subscriptions: subscriptions that went from MRR > 0 to 0 on a day in the range
 --   failed_payments: failed charges in the range
 --   aov: average order value, gross settlement / transactions, 2 dp of minor units
---   revenue_per_visitor: NULL until visitor data is loaded (issue #5)
+--   unique_visitors: distinct web visitors with a session starting in the range
+--   revenue_per_visitor: gross revenue settlement / unique visitors, 2 dp of minor units; NULL
+--       without visitors
 --   mrr: settlement MRR on end_date
 --   arr: 12 × mrr
 --   active_subscriptions: subscriptions with MRR > 0 on end_date
@@ -83,7 +85,8 @@ SELECT
     COALESCE(c.churned_subscriptions, 0) AS churned_subscriptions,
     COALESCE(f.failed_payments, 0) AS failed_payments,
     sl_div_2dp(v.gross_revenue_settlement, v.transactions) AS aov,
-    CAST(NULL AS DECIMAL(38, 2)) AS revenue_per_visitor,
+    COALESCE(rpv.unique_visitors, 0) AS unique_visitors,
+    rpv.revenue_per_visitor,
     COALESCE(cl.mrr, 0) AS mrr,
     COALESCE(cl.arr, 0) AS arr,
     COALESCE(cl.active_subscriptions, 0) AS active_subscriptions,
@@ -94,3 +97,4 @@ LEFT JOIN failed f ON f.range_name = r.range_name
 LEFT JOIN newcomers n ON n.range_name = r.range_name
 LEFT JOIN churned c ON c.range_name = r.range_name
 LEFT JOIN closing cl ON cl.range_name = r.range_name
+LEFT JOIN revenue_per_visitor rpv ON rpv.range_name = r.range_name AND rpv.channel = 'All'

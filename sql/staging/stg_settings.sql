@@ -3,6 +3,7 @@
 --   as_of               last fully synced day: the day before the latest extraction, report zone
 --   settlement_currency the account's default_currency (METRICS.md conventions), else usd
 --   livemode            live data when the lake holds any, else test data (never both)
+--   session_timeout_minutes  inactivity that ends a web session ([visitors], default 30)
 WITH extracted AS (
     SELECT max(_extracted_at) AS at FROM raw.balance_transactions
     UNION ALL SELECT max(_extracted_at) FROM raw.subscriptions
@@ -25,5 +26,6 @@ SELECT
     lower(COALESCE(p.settlement_currency, (SELECT currency FROM account_currency), 'usd')) AS settlement_currency,
     p.discount_mode,
     p.churn_recognition,
-    COALESCE(p.livemode, (SELECT bool_or(livemode) FROM modes), false) AS livemode
+    COALESCE(p.livemode, (SELECT bool_or(livemode) FROM modes), false) AS livemode,
+    p.session_timeout_minutes
 FROM params p

@@ -52,6 +52,15 @@ pub struct RevenueRow {
     pub failed_payment_amount: i64,
 }
 
+/// A charge the attribution rules must trace to a visitor (METRICS.md §6.1), and by which family
+/// of rule: `client_reference_id`, `metadata` (any object) or `email`.
+#[derive(Debug, Serialize, PartialEq, Eq, Clone)]
+pub struct AttributedCharge {
+    pub charge_id: String,
+    pub visitor_id: String,
+    pub match_method: &'static str,
+}
+
 /// Everything the oracle knows. Days are Unix day numbers (`timestamp / 86400`, UTC).
 #[derive(Debug, Serialize)]
 pub struct Expected {
@@ -61,6 +70,8 @@ pub struct Expected {
     pub revenue_daily: Vec<RevenueRow>,
     /// (day, count of customer keys whose first charge was that day)
     pub new_customers_daily: Vec<(i64, i64)>,
+    /// Every attributable charge; a succeeded charge not listed has no visitor.
+    pub attribution: Vec<AttributedCharge>,
 }
 
 pub fn expected(account: &Account) -> Expected {
@@ -74,7 +85,25 @@ pub fn expected(account: &Account) -> Expected {
         mrr_movements: movements,
         revenue_daily: revenue_daily(account),
         new_customers_daily: new_customers(account),
+        attribution: attribution(account),
     }
+}
+
+fn attribution(account: &Account) -> Vec<AttributedCharge> {
+    let mut out: Vec<AttributedCharge> = account
+        .truth
+        .conversions
+        .iter()
+        .flat_map(|c| {
+            c.charges.iter().map(|charge| AttributedCharge {
+                charge_id: charge.clone(),
+                visitor_id: c.visitor_id.clone(),
+                match_method: c.match_method,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.charge_id.cmp(&b.charge_id));
+    out
 }
 
 /// Monthly factor k / (12 n) as (k, 12 n): METRICS.md §3.4.

@@ -40,6 +40,8 @@ pub fn params(cfg: &Config, args: &TransformArgs) -> Params {
             .map(|(a, b)| vec![(format!("{a}..{b}"), a, b)])
             .unwrap_or_default(),
         kpi_windows_days: t.kpi_windows_days.clone(),
+        session_timeout_minutes: Some(cfg.visitors.session_timeout_minutes),
+        visitor_metadata_keys: cfg.visitors.metadata_keys.clone(),
     }
 }
 

@@ -40,6 +40,10 @@ pub struct Params {
     /// Named KPI ranges: (name, first day, last day); empty = the configured windows before as_of.
     pub kpi_ranges: Vec<(String, NaiveDate, NaiveDate)>,
     pub kpi_windows_days: Vec<u32>,
+    /// Inactivity that ends a web session; `None` = 30 minutes (METRICS.md §6.2).
+    pub session_timeout_minutes: Option<u32>,
+    /// Stripe metadata keys holding a visitor id, in the order tried; empty = `visitor_id`.
+    pub visitor_metadata_keys: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +128,7 @@ pub async fn build_models(
     tables::register_params(&ctx, params)?;
     external.insert("params".into());
     external.insert("kpi_windows".into());
+    external.insert("visitor_metadata_keys".into());
     let ordered = models::order(&all, &external)?;
     let selected = models::select(ordered, wanted)?;
     let in_memory: BTreeSet<&str> = selected

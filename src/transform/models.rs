@@ -280,6 +280,8 @@ mod tests {
         external.extend(seeds().into_iter().map(|s| s.name));
         external.insert("params".into());
         external.insert("kpi_windows".into());
+        external.insert("visitor_metadata_keys".into());
+        external.insert("raw.visitor_events".into());
         order(&models, &external).expect("every model's inputs exist and there is no cycle");
         let checks = models.iter().filter(|m| m.layer == Layer::Check).count();
         assert!(checks >= 3, "the identity checks are models too");

@@ -190,6 +190,7 @@ pub fn register_params(ctx: &SessionContext, p: &Params) -> Result<(), Transform
         Field::new("discount_mode", DataType::Utf8, false),
         Field::new("churn_recognition", DataType::Utf8, false),
         Field::new("livemode", DataType::Boolean, true),
+        Field::new("session_timeout_minutes", DataType::Int64, false),
     ]));
     let batch = RecordBatch::try_new(
         schema.clone(),
@@ -200,6 +201,9 @@ pub fn register_params(ctx: &SessionContext, p: &Params) -> Result<(), Transform
             Arc::new(StringArray::from(vec![p.discount_mode.as_str()])),
             Arc::new(StringArray::from(vec![p.churn_recognition.as_str()])),
             Arc::new(BooleanArray::from(vec![p.livemode])),
+            Arc::new(Int64Array::from(vec![
+                p.session_timeout_minutes.unwrap_or(30) as i64,
+            ])),
         ],
     )
     .map_err(|e| TransformError::Setup(e.to_string()))?;
@@ -240,6 +244,33 @@ pub fn register_params(ctx: &SessionContext, p: &Params) -> Result<(), Transform
     .map_err(|e| TransformError::Setup(e.to_string()))?;
     ctx.register_table(
         "kpi_windows",
+        Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
+    )?;
+    register_metadata_keys(ctx, &p.visitor_metadata_keys)
+}
+
+/// `visitor_metadata_keys`: one row per configured key, `position` 1 first (METRICS.md §6.1).
+fn register_metadata_keys(ctx: &SessionContext, keys: &[String]) -> Result<(), TransformError> {
+    let keys: Vec<&str> = if keys.is_empty() {
+        vec!["visitor_id"]
+    } else {
+        keys.iter().map(String::as_str).collect()
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("key", DataType::Utf8, false),
+        Field::new("position", DataType::Int64, false),
+    ]));
+    let positions: Vec<i64> = (1..=keys.len() as i64).collect();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(keys)),
+            Arc::new(Int64Array::from(positions)),
+        ],
+    )
+    .map_err(|e| TransformError::Setup(e.to_string()))?;
+    ctx.register_table(
+        "visitor_metadata_keys",
         Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
     )?;
     Ok(())

@@ -77,6 +77,9 @@ pub fn register(ctx: &SessionContext) {
         udf("sl_seconds", 1, DataType::Int64, sl_seconds),
         udf("sl_add_days", 2, DataType::Date32, sl_add_days),
         udf("sl_json", 2, DataType::Utf8, sl_json),
+        udf("sl_json_key", 2, DataType::Utf8, sl_json_key),
+        udf("sl_channel", 3, DataType::Utf8, sl_channel),
+        udf("sl_source", 2, DataType::Utf8, sl_source),
         udf("sl_json_patch", 2, DataType::Utf8, sl_json_patch),
         udf("sl_ref_ids", 2, list.clone(), sl_ref_ids),
         udf("sl_sub_status", 3, DataType::Utf8, sl_sub_status),
@@ -258,16 +261,20 @@ impl<'de> serde::de::Visitor<'de> for PathSeed<'_> {
 }
 
 fn value_at(text: &str, path: &str) -> Value {
-    use serde::de::DeserializeSeed;
     let segments: Vec<&str> = path.split('.').filter(|s| !s.is_empty()).collect();
+    value_at_segments(text, &segments)
+}
+
+fn value_at_segments(text: &str, segments: &[&str]) -> Value {
+    use serde::de::DeserializeSeed;
     let mut de = serde_json::Deserializer::from_str(text);
-    PathSeed(&segments)
+    PathSeed(segments)
         .deserialize(&mut de)
         .unwrap_or(Value::Null)
 }
 
-/// `sl_json(json, 'a.b.0.c')`: a string value as itself, anything else as JSON text, or NULL.
-fn sl_json(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
+/// A string value as itself, anything else as JSON text, or NULL.
+fn json_texts(args: &[ArrayRef], lookup: impl Fn(&str, &str) -> Value) -> Result<ArrayRef> {
     let (json, path) = (strings(&args[0])?, strings(&args[1])?);
     let mut out = StringBuilder::new();
     for i in 0..json.len() {
@@ -275,11 +282,49 @@ fn sl_json(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
             out.append_null();
             continue;
         };
-        match &value_at(text, opt_str(&path, i).unwrap_or("")) {
+        match &lookup(text, opt_str(&path, i).unwrap_or("")) {
             Value::Null => out.append_null(),
             Value::String(s) => out.append_value(s),
             other => out.append_value(other.to_string()),
         }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `sl_json(json, 'a.b.0.c')`: the value at a dotted path.
+fn sl_json(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
+    json_texts(args, value_at)
+}
+
+/// `sl_json_key(json, key)`: the value of one top-level key, dots and all (metadata keys are
+/// the user's and may contain them).
+fn sl_json_key(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
+    json_texts(args, |text, key| value_at_segments(text, &[key]))
+}
+
+/// `sl_channel(referrer, utm_source, utm_medium)`: a web session's channel (METRICS.md §6.2).
+fn sl_channel(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
+    let (referrer, source, medium) = (strings(&args[0])?, strings(&args[1])?, strings(&args[2])?);
+    let mut out = StringBuilder::new();
+    for i in 0..referrer.len() {
+        out.append_value(crate::visitors::channel::channel(
+            opt_str(&referrer, i),
+            opt_str(&source, i),
+            opt_str(&medium, i),
+        ));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `sl_source(referrer, utm_source)`: a web session's source, `(direct)` without either.
+fn sl_source(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
+    let (referrer, source) = (strings(&args[0])?, strings(&args[1])?);
+    let mut out = StringBuilder::new();
+    for i in 0..referrer.len() {
+        out.append_value(crate::visitors::channel::source(
+            opt_str(&referrer, i),
+            opt_str(&source, i),
+        ));
     }
     Ok(Arc::new(out.finish()))
 }
