@@ -126,7 +126,7 @@ fn same(a: &Option<String>, b: &Option<String>) -> bool {
 }
 
 /// Compares a mart with the expected rows on the expected rows' columns, as multisets.
-async fn compare(
+pub async fn compare(
     ctx: &datafusion::prelude::SessionContext,
     table: &str,
     expected: &[Value],

@@ -228,4 +228,214 @@ fn each_file_loads_once_and_a_changed_file_is_loaded_again() {
         query(dir.path(), "SELECT count(*) FROM raw.visitor_events"),
         vec!["6"]
     );
+    let storage = stripelake::storage::Storage::open(
+        &format!("file://{}", dir.path().join("lake").display()),
+        &Default::default(),
+    )
+    .expect("store");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let staged = runtime.block_on(async {
+        let params = stripelake::transform::Params::default();
+        let wanted = ["stg_visitor_events".to_string()];
+        let (ctx, _) = stripelake::transform::build(&storage, &params, &wanted, "t")
+            .await
+            .expect("build");
+        crate::transform_scenarios::rows(
+            &ctx,
+            "SELECT visitor_id FROM stg_visitor_events ORDER BY visitor_id",
+        )
+        .await
+    });
+    let staged: Vec<&str> = staged.iter().filter_map(|r| r[0].as_deref()).collect();
+    assert_eq!(staged, vec!["a", "b", "c", "d", "e"]);
+}
+
+#[test]
+fn ready_made_mappings_read_posthog_plausible_and_parquet_exports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // PostHog's batch export (JSONLines): event properties in `properties`, the person's email
+    // in `person_properties`.
+    let posthog = [
+        r#"{"uuid":"0190-a","event":"$pageview","distinct_id":"ph_1","timestamp":"2026-02-01T09:00:00.123000+00:00","properties":{"$session_id":"s_ph","$referrer":"https://www.google.com/","$current_url":"https://acme.test/pricing","$host":"acme.test","utm_source":null,"$browser":"Firefox","$device_type":"Desktop","$geoip_country_code":"DE"},"person_properties":{"email":" Ann@Example.com"}}"#,
+        r#"{"uuid":"0190-b","event":"$pageview","distinct_id":"ph_2","timestamp":"2026-02-01T10:00:00Z","properties":{"$session_id":"s_ph2","$referrer":"$direct","utm_source":"newsletter","utm_medium":"email","utm_campaign":"feb"},"person_properties":{}}"#,
+    ];
+    std::fs::write(dir.path().join("posthog.jsonl"), posthog.join("\n")).expect("write");
+    let out = load(
+        dir.path(),
+        Some("[visitors]\npreset = \"posthog\"\n"),
+        "posthog.jsonl",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        query(
+            dir.path(),
+            "SELECT visitor_id, CAST(timestamp AS VARCHAR), session_id, email, referrer, \
+             utm_source, utm_campaign, landing_page, country, device, browser, site_id \
+             FROM raw.visitor_events ORDER BY visitor_id"
+        ),
+        vec![
+            "ph_1,2026-02-01T09:00:00Z,s_ph,ann@example.com,https://www.google.com/,,,\
+             https://acme.test/pricing,DE,Desktop,Firefox,acme.test",
+            "ph_2,2026-02-01T10:00:00Z,s_ph2,,$direct,newsletter,feb,,,,,",
+        ]
+    );
+
+    // Plausible CE's events_v2 table exported as CSV with names.
+    let plausible = "name,site_id,user_id,session_id,hostname,pathname,referrer,\
+        referrer_source,country_code,screen_size,browser,utm_medium,utm_source,utm_campaign,\
+        timestamp\n\
+        pageview,7,1234567890,987,acme.test,/pricing,https://news.ycombinator.com/,Hacker News,\
+        US,Mobile,Safari,,,,2026-02-02 08:30:00\n";
+    std::fs::write(dir.path().join("plausible.csv"), plausible).expect("write");
+    let out = load(
+        dir.path(),
+        Some("[visitors]\npreset = \"plausible\"\n"),
+        "plausible.csv",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        query(
+            dir.path(),
+            "SELECT visitor_id, CAST(timestamp AS VARCHAR), session_id, referrer, landing_page, \
+             country, device, site_id FROM raw.visitor_events WHERE visitor_id = '1234567890'"
+        ),
+        vec![
+            "1234567890,2026-02-02T08:30:00Z,987,https://news.ycombinator.com/,/pricing,US,\
+             Mobile,7"
+        ]
+    );
+
+    // Parquet written by pyarrow, with a timestamp-typed column and a custom mapping.
+    let python = std::env::var("STRIPELAKE_TEST_PYTHON").expect(
+        "STRIPELAKE_TEST_PYTHON is unset: run the suite with scripts/test, which installs pyarrow",
+    );
+    let script = "import sys, datetime, pyarrow as pa, pyarrow.parquet as pq\n\
+        t = pa.table({'anon': ['pq_1', None, 'pq_2'], \
+        'ts': pa.array([datetime.datetime(2026, 2, 3, 7, 0), datetime.datetime(2026, 2, 3, 7, 5), \
+        datetime.datetime(2026, 2, 3, 7, 10)], pa.timestamp('ms', tz='UTC')), \
+        'ref': ['https://t.co/x', 'https://t.co/y', None]})\n\
+        pq.write_table(t, sys.argv[1])\n";
+    let status = Command::new(python)
+        .args(["-c", script])
+        .arg(dir.path().join("events.parquet"))
+        .status()
+        .expect("python runs");
+    assert!(status.success());
+    let out = load(
+        dir.path(),
+        Some(
+            "[visitors]\nmax_bad_row_ratio = 0.5\n[visitors.columns]\nvisitor_id = \"anon\"\n\
+             timestamp = \"ts\"\nreferrer = \"ref\"\n",
+        ),
+        "events.parquet",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s = summary(&out);
+    assert_eq!(
+        (&s["visitors"]["rows"], &s["visitors"]["bad_rows"]),
+        (&Value::from(2), &Value::from(1)),
+        "{s}"
+    );
+    assert_eq!(
+        query(
+            dir.path(),
+            "SELECT visitor_id, CAST(timestamp AS VARCHAR), referrer, _line \
+             FROM raw.visitor_events WHERE visitor_id LIKE 'pq_%' ORDER BY visitor_id"
+        ),
+        vec![
+            "pq_1,2026-02-03T07:00:00Z,https://t.co/x,1",
+            "pq_2,2026-02-03T07:10:00Z,,3"
+        ]
+    );
+    let bad = quarantine(dir.path());
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert_eq!(
+        (&bad[0]["line"], &bad[0]["reason"]),
+        (&Value::from(2), &Value::from("missing visitor_id"))
+    );
+}
+
+/// Kills the sandbox process however the test ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The README's two commands: `sandbox serve --visitors-out v.csv`, then
+/// `run --api-base … --visitors v.csv`, attribute the sandbox's revenue to its visitors.
+#[test]
+fn sandbox_serve_writes_the_visitor_export_that_run_attributes() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let now = crate::support::NOW.to_string();
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_stripelake"))
+            .args([
+                "sandbox", "serve", "--port", "0", "--seed", "5", "--scale", "0.2",
+            ])
+            .args(["--now", &now, "--visitors-out", "v.csv"])
+            .current_dir(dir.path())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("sandbox starts"),
+    );
+    let stderr = child.0.stderr.take().expect("stderr");
+    // Kept open until the end: a closed pipe would fail the sandbox's later log lines.
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            let rest = l.strip_prefix("sandbox: http://")?;
+            Some(format!("http://{}", rest.split_whitespace().next()?))
+        })
+        .expect("the sandbox prints its URL");
+    let lake = format!("file://{}", dir.path().join("lake").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_stripelake"))
+        .args([
+            "--storage",
+            &lake,
+            "--api-base",
+            &url,
+            "run",
+            "--since",
+            "2000-01-01",
+        ])
+        .args(["--max-requests-per-second", "2000", "--visitors", "v.csv"])
+        .current_dir(dir.path())
+        .env("STRIPE_API_KEY", crate::support::KEY)
+        .env("STRIPELAKE_NOW", &now)
+        .env_remove("STRIPELAKE_CONFIG")
+        .output()
+        .expect("run");
+    drop(child);
+    drop(lines);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s = summary(&out);
+    assert!(
+        s["load_visitors"]["visitors"]["rows"].as_u64() > Some(100),
+        "{}",
+        s["load_visitors"]
+    );
+    let methods = query(
+        dir.path(),
+        "SELECT DISTINCT CASE WHEN match_method LIKE 'metadata:%' THEN 'metadata' \
+         ELSE match_method END AS m FROM revenue_attribution ORDER BY m",
+    );
+    assert_eq!(
+        methods,
+        vec!["client_reference_id", "email", "metadata", "none"]
+    );
+    let attributed = query(
+        dir.path(),
+        "SELECT sum(gross_settlement) FROM revenue_by_channel WHERE channel <> 'Unattributed'",
+    );
+    assert!(
+        attributed[0].parse::<i64>().is_ok_and(|n| n > 0),
+        "{attributed:?}"
+    );
 }
