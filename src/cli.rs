@@ -93,9 +93,11 @@ pub enum BenchCommand {
     Extract(crate::bench::BenchExtractArgs),
     /// The SQL models over a large lake (copies of a sandbox account), against a full scan.
     Transform(crate::bench::transform::BenchTransformArgs),
+    /// Visitor events loaded and attributed (the sandbox's export padded to --events).
+    Visitors(crate::bench::visitors::BenchVisitorsArgs),
 }
 
-/// Flags of the stages; accepted now so scripts can be written against the final interface.
+/// `run`: the flags of extract and of load-visitors.
 #[derive(Debug, Args, Default)]
 pub struct RunArgs {
     #[command(flatten)]
@@ -243,7 +245,15 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let run_id = crate::extract::command::new_run_id(chrono::Utc::now().timestamp());
             let (summary, outcome) = crate::visitors::command::run(&cfg, &args, &run_id).await;
             telemetry::print_summary(&summary);
-            outcome
+            let nothing_new = summary["visitors"]["files_loaded"] == 0;
+            match outcome {
+                Ok(()) if nothing_new && cfg.run.exit_99_when_nothing_to_do => {
+                    Err(Error::NothingToDo(
+                        "no visitor file is new or changed since the last load".into(),
+                    ))
+                }
+                other => other,
+            }
         }
         Command::Check(args) => check(&cli.global, &args).await,
         Command::Vacuum(args) => {
@@ -286,6 +296,13 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let report = crate::bench::transform::run(args)
                 .await
                 .map_err(|e| Error::io("transform benchmark", e))?;
+            telemetry::print_summary(&report);
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Visitors(args)) => {
+            let report = crate::bench::visitors::run(args)
+                .await
+                .map_err(|e| Error::io("visitors benchmark", e))?;
             telemetry::print_summary(&report);
             Ok(())
         }
@@ -516,13 +533,30 @@ async fn demo(args: DemoArgs) -> Result<(), Error> {
         expected_path.display(),
         visitors_path.display()
     );
+    let mut kpis = headline.clone();
+    if let Some(k) = kpis.as_object_mut() {
+        k.remove("attribution");
+    }
     eprintln!(
-        "demo: built the models into {}/marts: {headline}",
+        "demo: built the models into {}/marts: {kpis}",
         args.out.display()
     );
+    let split: Vec<String> = headline["attribution"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["match_method"].as_str().unwrap_or("?"),
+                r["charges"]
+            )
+        })
+        .collect();
     eprintln!(
-        "demo: loaded {} visitor events; attribution: {}",
-        summary["load_visitors"]["visitors"]["rows"], summary["headline"]["attribution"]
+        "demo: loaded {} visitor events; charges by attribution rule: {}",
+        summary["load_visitors"]["visitors"]["rows"],
+        split.join(", ")
     );
     telemetry::print_summary(&summary);
     extract.1.and(visitors.1).and(transform.1)
@@ -568,31 +602,44 @@ async fn demo_transform(out: &Path, run_id: &str) -> (serde_json::Value, Result<
 
 /// The 30-day KPI row, read back from the committed marts.
 async fn demo_headline(out: &Path) -> serde_json::Value {
-    let sql = "SELECT start_date, end_date, gross_revenue_settlement, net_revenue_settlement, \
-               transactions, new_customers, churned_subscriptions, failed_payments, mrr, arr, \
-               active_subscriptions FROM kpi_summary WHERE range_name = 'last_30_days'";
+    let kpis = "SELECT start_date, end_date, gross_revenue_settlement, net_revenue_settlement, \
+                transactions, new_customers, churned_subscriptions, failed_payments, mrr, arr, \
+                active_subscriptions, unique_visitors, revenue_per_visitor FROM kpi_summary \
+                WHERE range_name = 'last_30_days'";
+    let attribution = "SELECT CASE WHEN match_method LIKE 'metadata:%' THEN 'metadata' \
+                       ELSE match_method END AS match_method, count(*) AS charges, \
+                       sum(gross_settlement) AS gross_settlement FROM revenue_attribution \
+                       GROUP BY 1 ORDER BY 1";
+    let mut headline = demo_rows(out, kpis)
+        .await
+        .into_iter()
+        .next()
+        .unwrap_or(json!({}));
+    headline["attribution"] = json!(demo_rows(out, attribution).await);
+    headline
+}
+
+/// The rows of a query over the demo's lake as JSON objects; none when it cannot be read.
+async fn demo_rows(out: &Path, sql: &str) -> Vec<serde_json::Value> {
     let Ok(storage) = crate::storage::Storage::open(&demo_storage_url(out), &Default::default())
     else {
-        return json!(null);
+        return Vec::new();
     };
     let Ok(ctx) = crate::transform::open(&storage).await else {
-        return json!(null);
+        return Vec::new();
     };
     let Ok(df) = ctx.sql(sql).await else {
-        return json!(null);
+        return Vec::new();
     };
     let Ok(batches) = df.collect().await else {
-        return json!(null);
+        return Vec::new();
     };
     let mut writer = arrow::json::ArrayWriter::new(Vec::new());
     let written = batches.iter().try_for_each(|b| writer.write(b));
     if written.is_err() || writer.finish().is_err() {
-        return json!(null);
+        return Vec::new();
     }
-    serde_json::from_slice::<serde_json::Value>(&writer.into_inner())
-        .ok()
-        .and_then(|v| v.get(0).cloned())
-        .unwrap_or(json!(null))
+    serde_json::from_slice::<Vec<serde_json::Value>>(&writer.into_inner()).unwrap_or_default()
 }
 
 /// The extract stage against the in-process sandbox, into `<out>` (no pipeline.toml needed).

@@ -16,6 +16,9 @@ pub enum Error {
     Transient(String),
     #[error("partial failure: {0}")]
     Partial(String),
+    /// Only with `[run] exit_99_when_nothing_to_do = true`.
+    #[error("nothing to do: {0}")]
+    NothingToDo(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -32,6 +35,7 @@ impl Error {
             Error::Auth(_) => 3,
             Error::Permission(_) => 4,
             Error::Transient(_) | Error::Io { .. } => 5,
+            Error::NothingToDo(_) => 99,
         }
     }
 

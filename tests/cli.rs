@@ -97,6 +97,27 @@ fn demo_serves_the_sandbox_and_writes_its_outputs() {
             .exists()
     );
     assert!(dir.path().join("data/sandbox/visitor_events.csv").exists());
+    assert_eq!(
+        summary["stages_run"],
+        serde_json::json!(["extract", "load-visitors", "transform"])
+    );
+    assert_eq!(
+        summary["load_visitors"]["status"], "ok",
+        "{}",
+        summary["load_visitors"]
+    );
+    let rules: Vec<&str> = summary["headline"]["attribution"]
+        .as_array()
+        .expect("attribution split")
+        .iter()
+        .filter_map(|r| r["match_method"].as_str())
+        .collect();
+    assert_eq!(
+        rules,
+        vec!["client_reference_id", "email", "metadata", "none"],
+        "{}",
+        summary["headline"]
+    );
     let transform = &summary["transform"];
     assert_eq!(transform["status"], "ok", "{transform}");
     assert_eq!(transform["models_built"], transform["models_total"]);

@@ -1,6 +1,7 @@
 //! Real object stores on loopback, installed from the package registries by scripts/test and
 //! started here on free ports: moto's S3 server (PyPI) and Azurite (npm). `stripelake run`
-//! (extract + transform) writes the lake to `s3://` or `az://` and `stripelake query` reads it
+//! (extract + load-visitors + transform) writes the lake to `s3://` or `az://` (the S3 run reads
+//! the visitor export from the bucket too) and `stripelake query` reads it
 //! back through the server; every answer must equal a local run's.
 
 use std::path::Path;
@@ -159,17 +160,32 @@ async fn stripelake(
     command.output().await.expect("binary runs")
 }
 
-/// `run` into a local lake and into `remote`, then the same queries on both.
-async fn equal_to_local(server: &Server, remote: &str) {
+/// `run` into a local lake and into `remote`, then the same queries on both. The local run
+/// loads the sandbox's visitor export from disk; the remote one from `remote_visitors` when
+/// given (the export uploaded to the server), else from disk too.
+async fn equal_to_local(server: &Server, remote: &str, remote_visitors: Option<&str>) {
     let sb = support::start(7, 0.1).await;
     let dir = tempfile::tempdir().expect("dir");
     let local = format!("file://{}", dir.path().join("local").display());
-    for storage in [local.as_str(), remote] {
-        let out = stripelake(&sb, dir.path(), server, &["--storage", storage, "run"]).await;
+    let export = sb.with_account(stripelake::sandbox::visitors::csv);
+    std::fs::write(dir.path().join("visitors.csv"), &export).expect("write export");
+    if let Some(url) = remote_visitors {
+        upload_to_moto(server, url, export).await;
+    }
+    for (storage, visitors) in [
+        (local.as_str(), "visitors.csv"),
+        (remote, remote_visitors.unwrap_or("visitors.csv")),
+    ] {
+        let args = ["--storage", storage, "run", "--visitors", visitors];
+        let out = stripelake(&sb, dir.path(), server, &args).await;
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{storage}: {err}");
         let summary = support::summary(&out);
         assert_eq!(summary["transform"]["status"], "ok", "{storage}: {summary}");
+        assert_eq!(
+            summary["load_visitors"]["visitors"]["files_loaded"], 1,
+            "{storage}: {summary}"
+        );
     }
     let queries = [
         "SELECT count(*) AS n, count(DISTINCT id) AS ids FROM raw.balance_transactions",
@@ -179,8 +195,11 @@ async fn equal_to_local(server: &Server, remote: &str) {
         "SELECT date, basis, currency, mrr, net_mrr_movement, fx_adjustment FROM mrr_daily \
          ORDER BY 1, 2, 3",
         "SELECT * FROM mrr_movements ORDER BY date, customer_id, currency",
-        "SELECT range_name, gross_revenue_settlement, mrr, new_customers FROM kpi_summary \
-         ORDER BY 1",
+        "SELECT range_name, gross_revenue_settlement, mrr, new_customers, unique_visitors, \
+         revenue_per_visitor FROM kpi_summary ORDER BY 1",
+        "SELECT charge_id, visitor_id, match_method, first_touch_channel, last_touch_channel, \
+         site_id FROM revenue_attribution ORDER BY charge_id",
+        "SELECT * FROM revenue_by_channel ORDER BY date, site_id, channel",
     ];
     for sql in queries {
         let mut answers = Vec::new();
@@ -200,10 +219,31 @@ async fn equal_to_local(server: &Server, remote: &str) {
     }
 }
 
+/// Puts the export at the key a `s3://lake/<prefix>/*.csv` glob lists (moto takes unsigned PUTs).
+async fn upload_to_moto(server: &Server, glob: &str, body: String) {
+    let prefix = glob
+        .strip_prefix("s3://lake/")
+        .and_then(|p| p.strip_suffix("*.csv"))
+        .expect("an s3://lake/<prefix>/*.csv glob");
+    let url = format!("{}/lake/{prefix}visitor_events.csv", server.endpoint);
+    let put = reqwest::Client::new()
+        .put(url)
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    assert!(put.status().is_success(), "upload: {}", put.status());
+}
+
 #[tokio::test]
 async fn run_to_s3_reads_back_equal_to_a_local_run() {
     let moto = start_moto().await;
-    equal_to_local(&moto, "s3://lake/stripe/prod").await;
+    equal_to_local(
+        &moto,
+        "s3://lake/stripe/prod",
+        Some("s3://lake/exports/*.csv"),
+    )
+    .await;
     // The files really are on the server, under the prefix.
     let url = format!("{}/lake?prefix=stripe/prod/marts/mrr_daily/", moto.endpoint);
     let listing = reqwest::get(url)
@@ -218,5 +258,5 @@ async fn run_to_s3_reads_back_equal_to_a_local_run() {
 #[tokio::test]
 async fn run_to_azurite_reads_back_equal_to_a_local_run() {
     let azurite = start_azurite().await;
-    equal_to_local(&azurite, "az://lake/stripe/prod").await;
+    equal_to_local(&azurite, "az://lake/stripe/prod", None).await;
 }

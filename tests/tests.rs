@@ -4,6 +4,8 @@
 /// Shared fixtures: a sandbox on a loopback port and an HTTP client that talks to it.
 mod support;
 
+/// Hand-computed attribution scenarios through the visitor loader and the SQL models.
+mod attribution_scenarios;
 /// The binary: help, exit codes, config errors, demo.
 mod cli;
 /// The lake on real object stores (moto's S3, Azurite), equal to a local run.

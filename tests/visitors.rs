@@ -216,6 +216,13 @@ fn each_file_loads_once_and_a_changed_file_is_loaded_again() {
     let again = summary(&load(dir.path(), None, source));
     assert_eq!(again["visitors"]["files_loaded"], 0, "{again}");
     assert_eq!(again["visitors"]["files_unchanged"], 2, "{again}");
+    // Airflow's skip: exit 99 when asked for and nothing was new.
+    let skip = load(
+        dir.path(),
+        Some("[run]\nexit_99_when_nothing_to_do = true\n"),
+        source,
+    );
+    assert_eq!(skip.status.code(), Some(99), "{}", text(&skip.stderr));
 
     day(3, &["d"]);
     // A re-export of day 2 with one more row: a different size, so it is loaded again.

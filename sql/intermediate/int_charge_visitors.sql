@@ -1,6 +1,7 @@
 -- The visitor of each succeeded charge (METRICS.md §6.1), first match wins: the linked Checkout
--- Session's client_reference_id; then each configured metadata key (`visitor_metadata_keys`, in
--- order) on the PaymentIntent, Invoice, Subscription, Checkout Session and Customer; then the
+-- Session's client_reference_id; then the metadata of the PaymentIntent, Invoice, Subscription,
+-- Checkout Session and Customer, in that order, each object read for every configured key
+-- (`visitor_metadata_keys`, in order) before the next object; then the
 -- normalised email. A candidate counts only when, trimmed, it is a known visitor id, so a foreign
 -- id falls through to the next rule. Email: the charge's billing email, else the customer's, else
 -- the checkout's; among visitors with that email, the one whose latest session at or before the

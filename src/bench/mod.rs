@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use crate::sandbox::{DEFAULT_TEST_KEY, GenConfig, KeySpec, Knobs, Sandbox, generate};
 
 pub mod transform;
+pub mod visitors;
 
 /// Stripe's live read limit and page size: the ceiling any extractor can reach.
 pub const STRIPE_REQUESTS_PER_SECOND: f64 = 100.0;

@@ -130,13 +130,40 @@ pub fn csv(account: &Account) -> String {
         );
     }
     let browsers = account.truth.conversions.len() as u64 * BROWSERS_PER_CONVERSION;
-    let (start, now) = (account.config.now - 365 * DAY, account.config.now);
     for i in 0..browsers {
-        let mut rng = Rng::derive(seed, 4, i);
-        let visitor = format!("v_{}", rng.base62(16));
-        let last = rng.range(start, now - DAY);
-        let site = *rng.pick(&["site_main", "site_docs", "site_shop"]);
-        sessions(&mut out, &mut rng, &visitor, None, site, last);
+        browser(&mut out, account, i);
     }
     out
+}
+
+/// Browsing visitor number `i`: a random id, one to three sessions in the last year, no payment.
+fn browser(out: &mut String, account: &Account, i: u64) {
+    let mut rng = Rng::derive(account.config.seed, 4, i);
+    let visitor = format!("v_{}", rng.base62(16));
+    let (start, now) = (account.config.now - 365 * DAY, account.config.now);
+    let last = rng.range(start, now - DAY);
+    let site = *rng.pick(&["site_main", "site_docs", "site_shop"]);
+    sessions(out, &mut rng, &visitor, None, site, last);
+}
+
+/// The export of [`csv`], then more browsing visitors until it holds at least `min_events`
+/// events (benchmarks); streamed, so its size is not held in memory. Returns the event count.
+pub fn write_padded(
+    account: &Account,
+    out: &mut impl std::io::Write,
+    min_events: u64,
+) -> std::io::Result<u64> {
+    let base = csv(account);
+    let mut events = base.lines().count() as u64 - 1;
+    out.write_all(base.as_bytes())?;
+    let mut i = account.truth.conversions.len() as u64 * BROWSERS_PER_CONVERSION;
+    let mut chunk = String::new();
+    while events < min_events {
+        chunk.clear();
+        browser(&mut chunk, account, i);
+        events += chunk.lines().count() as u64;
+        out.write_all(chunk.as_bytes())?;
+        i += 1;
+    }
+    Ok(events)
 }

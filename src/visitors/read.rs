@@ -85,8 +85,14 @@ impl<'a> Sink<'a> {
             return self.bad(line, "missing timestamp".into(), raw());
         };
         let Some(ts) = super::parse_timestamp(ts_text) else {
-            let shown: String = ts_text.chars().take(40).collect();
-            return self.bad(line, format!("unparseable timestamp {shown:?}"), raw());
+            // The reason reaches the log: a mis-mapped column must not put an email there.
+            let reason = if ts_text.contains('@') {
+                "unparseable timestamp (the value looks like an email: check the mapping)".into()
+            } else {
+                let shown: String = ts_text.chars().take(40).collect();
+                format!("unparseable timestamp {shown:?}")
+            };
+            return self.bad(line, reason, raw());
         };
         self.text[0].append_value(visitor);
         self.timestamps.append_value(ts);
