@@ -18,6 +18,7 @@ Environment the tasks read (set them on the worker or in the task's `env`):
     STRIPELAKE_BIN       path to the binary (default: `stripelake` on PATH)
     STRIPE_API_KEY       the restricted key (or the variable named by [stripe] api_key_env)
     STRIPELAKE_CONFIG    pipeline.toml (optional), STRIPELAKE_STORAGE / STRIPELAKE_API_BASE
+    STRIPELAKE_VISITORS  the web-analytics export (path, glob or store URL), unless in pipeline.toml
 """
 
 import os
@@ -66,9 +67,12 @@ with DAG(
         python_callable=run_stage,
         op_args=["extract"],
     )
+    # The export named by [visitors] source or STRIPELAKE_VISITORS; files loaded before are
+    # skipped, so a re-run loads nothing twice. Without a source it succeeds with status skipped.
     load_visitors = PythonOperator(
         task_id="load_visitors",
-        python_callable=lambda **_: print("load-visitors is not built yet (issue #5): nothing to run"),
+        python_callable=run_stage,
+        op_args=["load-visitors"],
     )
     transform = PythonOperator(
         task_id="transform",
