@@ -241,7 +241,13 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Extract(args) => extract(&cli.global, &args, None).await,
         Command::Transform(args) => transform(&cli.global, &args).await,
         Command::LoadVisitors(args) => {
-            let cfg = load_config(&cli.global)?;
+            let overrides = Overrides {
+                storage_url: cli.global.storage.clone(),
+                api_base: cli.global.api_base.clone(),
+                visitors_source: args.visitors.clone(),
+                ..Overrides::default()
+            };
+            let cfg = load_config_with(&cli.global, &overrides)?;
             let run_id = crate::extract::command::new_run_id(chrono::Utc::now().timestamp());
             let (summary, outcome) = crate::visitors::command::run(&cfg, &args, &run_id).await;
             telemetry::print_summary(&summary);
@@ -326,8 +332,9 @@ async fn extract(
     args: &ExtractArgs,
     visitors: Option<&crate::visitors::command::LoadVisitorsArgs>,
 ) -> Result<(), Error> {
-    let overrides =
+    let mut overrides =
         crate::extract::command::overrides(global.storage.clone(), global.api_base.clone(), args);
+    overrides.visitors_source = visitors.and_then(|v| v.visitors.clone());
     let cfg = load_config_with(global, &overrides)?;
     let key = config::resolve_api_key(&cfg, &|name| std::env::var(name).ok())
         .map_err(|p| Error::Config(config::ConfigErrors(vec![p])))?;

@@ -161,7 +161,37 @@ pub fn tables_markdown(marts: &[(&Model, &Schema)]) -> Result<String, String> {
             let _ = writeln!(md, "| `{name}` | {t} | {meaning} |");
         }
     }
+    visitor_events(&mut md)?;
     Ok(md)
+}
+
+/// `raw.visitor_events`, which `load-visitors` writes from the user's web-analytics export.
+fn visitor_events(md: &mut String) -> Result<(), String> {
+    let _ = write!(
+        md,
+        "\n### `raw.visitor_events`\n\nWeb-analytics events loaded by `stripelake load-visitors` \
+         (README \"Visitors and attribution\"): each source file's newest load, under \
+         `raw/visitor_events/file=<hash of its name>/`.\n\n| column | type | meaning |\n|---|---|---|\n"
+    );
+    for field in crate::visitors::schema().fields() {
+        let meaning = crate::visitors::COLUMN_DOCS
+            .iter()
+            .find(|(c, _)| c == field.name())
+            .map(|(_, m)| *m)
+            .ok_or_else(|| {
+                format!(
+                    "raw.visitor_events: column `{}` has no meaning",
+                    field.name()
+                )
+            })?;
+        let _ = writeln!(
+            md,
+            "| `{}` | {} | {meaning} |",
+            field.name(),
+            type_name(field.data_type())
+        );
+    }
+    Ok(())
 }
 
 /// The marts of the embedded model set.

@@ -55,6 +55,20 @@ fn query(dir: &Path, sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every file under a directory.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
 fn quarantine(dir: &Path) -> Vec<Value> {
     let qdir = dir.join("lake/quarantine/visitor_events");
     let mut files: Vec<_> = std::fs::read_dir(&qdir)
@@ -179,6 +193,21 @@ fn a_missing_required_column_names_the_file_and_column() {
         ),
         "{err}"
     );
+    // A source that names nothing, or nothing readable, is a usage error that says so.
+    let out = load(dir.path(), None, " ");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--visitors / STRIPELAKE_VISITORS"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = load(dir.path(), None, "exports/*.csv");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("visitors source `exports/*.csv`: cannot read exports/"),
+        "{}",
+        text(&out.stderr)
+    );
     // Mapped, it loads.
     let out = load(
         dir.path(),
@@ -230,10 +259,32 @@ fn each_file_loads_once_and_a_changed_file_is_loaded_again() {
     let third = summary(&load(dir.path(), None, source));
     assert_eq!(third["visitors"]["files_loaded"], 2, "{third}");
     assert_eq!(third["visitors"]["rows"], 3, "{third}");
-    // The raw table keeps every load; staging keeps each file's newest load only.
+    // The table holds each file's newest load once: day 2's first load is gone from the
+    // manifest and from disk (one part per source file is left).
     assert_eq!(
-        query(dir.path(), "SELECT count(*) FROM raw.visitor_events"),
-        vec!["6"]
+        query(
+            dir.path(),
+            "SELECT _source_file, count(*) FROM raw.visitor_events GROUP BY 1 ORDER BY 1"
+        ),
+        vec![
+            "exports/day-01.csv,2",
+            "exports/day-02.csv,2",
+            "exports/day-03.csv,1"
+        ]
+    );
+    let parts = walk(&dir.path().join("lake/raw/visitor_events"));
+    assert_eq!(parts.len(), 3, "{parts:?}");
+    // A crash after the manifest but before the state: the next load reads every file again,
+    // and each replaces its own earlier rows instead of doubling them.
+    std::fs::remove_file(dir.path().join("lake/_state/visitor_events/files.json")).expect("rm");
+    let rerun = summary(&load(dir.path(), None, source));
+    assert_eq!(rerun["visitors"]["files_loaded"], 3, "{rerun}");
+    assert_eq!(
+        query(
+            dir.path(),
+            "SELECT count(*), count(DISTINCT visitor_id) FROM raw.visitor_events"
+        ),
+        vec!["5,5"]
     );
     let storage = stripelake::storage::Storage::open(
         &format!("file://{}", dir.path().join("lake").display()),

@@ -1,17 +1,19 @@
 -- Each visitor's exposure to each experiment: the variant of their first event in it (ties: the
--- smallest variant), so a visitor counts once per experiment.
-WITH exposures AS (
+-- smallest variant), so a visitor counts once per experiment. The first event is the first of
+-- each (visitor, experiment) in one global ordering.
+WITH ordered AS (
     SELECT
         visitor_id,
         experiment,
         variant,
         timestamp,
-        row_number() OVER (
-            PARTITION BY visitor_id, experiment ORDER BY timestamp, variant, source_file, line
-        ) AS n
+        lag(visitor_id) OVER by_exposure AS previous_visitor,
+        lag(experiment) OVER by_exposure AS previous_experiment
     FROM stg_visitor_events
     WHERE experiment IS NOT NULL
+    WINDOW by_exposure AS (ORDER BY visitor_id, experiment, timestamp, variant, line)
 )
 SELECT visitor_id, experiment, variant, timestamp AS exposed_at
-FROM exposures
-WHERE n = 1
+FROM ordered
+WHERE (previous_visitor IS DISTINCT FROM visitor_id)
+    OR (previous_experiment IS DISTINCT FROM experiment)

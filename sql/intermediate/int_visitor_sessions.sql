@@ -2,10 +2,28 @@
 -- for events without one, a new session after `session_timeout_minutes` of inactivity. A
 -- session's referrer, tags, landing page, site and device are its first event's; its channel and
 -- source follow from them (`sl_channel`: Stripe payment hosts count as Direct).
+-- One ordering serves every step: all events by visitor, session id (none for the timed-out
+-- kind) and time. A row starts a session when it is the first of its visitor and session id,
+-- or (without a session id) when the gap before it exceeds the timeout; the starting rows are
+-- the sessions. (One global ordering instead of a partition per session: millions of tiny
+-- window partitions cost far more than one sort.)
 WITH events AS (
     SELECT
-        e.*,
+        e.visitor_id,
+        e.session_id,
+        COALESCE(e.session_id, '') AS session_group,
+        e.timestamp,
         sl_seconds(e.timestamp) AS t,
+        e.line,
+        e.referrer,
+        e.utm_source,
+        e.utm_medium,
+        e.utm_campaign,
+        e.landing_page,
+        e.site_id,
+        e.country,
+        e.device,
+        e.browser,
         s.session_timeout_minutes * 60 AS timeout,
         s.report_timezone
     FROM stg_settings s
@@ -15,39 +33,28 @@ gaps AS (
     SELECT
         *,
         CASE
-            WHEN session_id IS NOT NULL THEN 0
-            WHEN t - lag(t) OVER (
-                PARTITION BY visitor_id, session_id IS NULL ORDER BY t, source_file, line
-            ) <= timeout THEN 0
-            ELSE 1
+            WHEN lag(visitor_id) OVER by_time IS DISTINCT FROM visitor_id THEN 1
+            WHEN lag(session_group) OVER by_time IS DISTINCT FROM session_group THEN 1
+            WHEN session_id IS NULL AND t - lag(t) OVER by_time > timeout THEN 1
+            ELSE 0
         END AS starts_session
     FROM events
+    WINDOW by_time AS (ORDER BY visitor_id, session_group, t, line)
 ),
-keyed AS (
+numbered AS (
     SELECT
         *,
-        COALESCE(
-            session_id,
-            'inactivity:' || CAST(sum(starts_session) OVER (
-                PARTITION BY visitor_id, session_id IS NULL ORDER BY t, source_file, line
-                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-            ) AS VARCHAR)
-        ) AS session_key
+        sum(starts_session) OVER (
+            ORDER BY visitor_id, session_group, t, line
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS session_number
     FROM gaps
-),
-ordered AS (
-    SELECT
-        *,
-        row_number() OVER (PARTITION BY visitor_id, session_key ORDER BY t, source_file, line) AS n,
-        count(*) OVER (PARTITION BY visitor_id, session_key) AS events
-    FROM keyed
 )
 SELECT
     visitor_id,
-    session_key,
+    COALESCE(session_id, 'inactivity:' || CAST(session_number AS VARCHAR)) AS session_key,
     timestamp AS started_at,
     sl_day(t, report_timezone) AS date,
-    events,
     referrer,
     utm_source,
     utm_medium,
@@ -59,5 +66,5 @@ SELECT
     country,
     device,
     browser
-FROM ordered
-WHERE n = 1
+FROM numbered
+WHERE starts_session = 1

@@ -31,6 +31,8 @@ pub enum Change<'a> {
     Append,
     /// Replace the files whose path starts with this prefix (one account of a full refresh).
     ReplacePrefix(&'a str),
+    /// Replace the files under any of these prefixes (the visitor files loaded again).
+    ReplacePrefixes(&'a [String]),
 }
 
 fn dir(table: &str) -> String {
@@ -84,8 +86,12 @@ pub async fn commit(
         let previous = latest(storage, table).await?;
         let version = previous.as_ref().map_or(1, |m| m.version + 1);
         let mut files: Vec<FileEntry> = previous.map(|m| m.files).unwrap_or_default();
-        if let Change::ReplacePrefix(prefix) = change {
-            files.retain(|f| !f.path.starts_with(prefix));
+        match &change {
+            Change::Append => {}
+            Change::ReplacePrefix(prefix) => files.retain(|f| !f.path.starts_with(prefix)),
+            Change::ReplacePrefixes(prefixes) => {
+                files.retain(|f| !prefixes.iter().any(|p| f.path.starts_with(p.as_str())))
+            }
         }
         files.extend(added.iter().cloned());
         let manifest = Manifest {

@@ -225,6 +225,10 @@ async fn materialise(
             first.lines().take(6).collect::<Vec<_>>().join("\n")
         )));
     }
+    if model.view {
+        ctx.register_table(model.name.as_str(), df.into_view())?;
+        return Ok((0, 0));
+    }
     if model.layer != Layer::Mart {
         // Every column nullable: the plan's nullability and the batches' can disagree, and the
         // table's consumers do not care.

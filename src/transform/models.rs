@@ -27,7 +27,14 @@ pub struct Model {
     pub sql: String,
     pub layer: Layer,
     pub deps: BTreeSet<String>,
+    /// A staging or intermediate model with the line `-- Materialized: view`: its readers
+    /// inline its query instead of reading a table held in memory (for wide, large inputs that
+    /// are a plain projection of a raw table).
+    pub view: bool,
 }
+
+/// The line that makes a model a view.
+pub const VIEW_MARKER: &str = "-- Materialized: view";
 
 /// A seed: a CSV under `sql/seeds/` registered as a table of the same name.
 pub struct Seed {
@@ -95,12 +102,16 @@ pub fn parse_all(files: impl Iterator<Item = (String, String)>) -> Result<Vec<Mo
             });
         }
         let deps = dependencies(&file, &sql)?;
+        let layer = layer(&file);
+        let view = matches!(layer, Layer::Staging | Layer::Intermediate)
+            && sql.lines().any(|l| l.trim() == VIEW_MARKER);
         models.push(Model {
             name,
-            layer: layer(&file),
+            layer,
             file,
             sql,
             deps,
+            view,
         });
     }
     Ok(models)

@@ -101,9 +101,10 @@ pub fn referrer_host(referrer: &str) -> Option<String> {
     (host.contains('.') && !host.starts_with('$')).then_some(host)
 }
 
+/// `host` is one of the domains or a subdomain of one (`mail.google.com` is in `google.com`).
 fn host_in(host: &str, list: &[&str]) -> bool {
     list.iter()
-        .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+        .any(|d| host == *d || host.strip_suffix(d).is_some_and(|rest| rest.ends_with('.')))
 }
 
 fn is_search_host(host: &str) -> bool {

@@ -1,7 +1,9 @@
 //! One load: every file of the source not loaded before is read, its rows written as Parquet
-//! parts, and — when its bad-row ratio is within the limit — committed with the others in one
-//! manifest version; then the loaded-files state records it. A crash before the state is saved
-//! reloads the file next time, and staging keeps only each file's newest load: no doubles.
+//! parts under a directory of its own (`raw/visitor_events/file=<hash of its name>/`), and —
+//! when its bad-row ratio is within the limit — committed with the others in one manifest
+//! version that also drops whatever that directory held before; then the loaded-files state
+//! records it. So the committed table holds each file's newest load exactly once, even when a
+//! crash between the manifest and the state makes the next run load the file again.
 
 use std::collections::BTreeMap;
 
@@ -95,7 +97,7 @@ pub async fn load(
     let mut committed: Vec<FileEntry> = Vec::new();
     let mut newly: Vec<(String, LoadedFile)> = Vec::new();
     let mut quarantine: Vec<u8> = Vec::new();
-    for (n, file) in files.iter().enumerate() {
+    for file in &files {
         let unchanged = state
             .files
             .get(&file.name)
@@ -104,7 +106,7 @@ pub async fn load(
             report.files_unchanged += 1;
             continue;
         }
-        let (parts, outcome) = load_file(storage, file, n, &mapping, load_id, loaded_at_ms).await?;
+        let (parts, outcome) = load_file(storage, file, &mapping, load_id, loaded_at_ms).await?;
         quarantine.extend_from_slice(&outcome.quarantine);
         report.bad_rows += outcome.bad_rows;
         let seen = outcome.rows + outcome.bad_rows;
@@ -151,7 +153,23 @@ pub async fn load(
     }
     // Data files → manifest → state: the commit protocol of every table.
     if !committed.is_empty() {
-        manifest::commit(storage, TABLE, load_id, &committed, Change::Append).await?;
+        let previous = manifest::latest(storage, TABLE).await?;
+        let replaced: Vec<String> = newly.iter().map(|(name, _)| file_dir(name) + "/").collect();
+        let manifest = manifest::commit(
+            storage,
+            TABLE,
+            load_id,
+            &committed,
+            Change::ReplacePrefixes(&replaced),
+        )
+        .await?;
+        // A reloaded file's earlier parts are no longer committed: delete them, so the table's
+        // directory holds the table.
+        for old in previous.iter().flat_map(|m| &m.files) {
+            if !manifest.files.iter().any(|f| f.path == old.path) {
+                storage.delete(&old.path).await?;
+            }
+        }
     }
     if !newly.is_empty() {
         state.files.extend(newly);
@@ -164,11 +182,19 @@ pub async fn load(
     Ok(report)
 }
 
+/// The directory of one source file's parts: a stable hash of its name (FNV-1a, 64 bits), so
+/// every load of the file lands under the same prefix.
+fn file_dir(name: &str) -> String {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{TABLE}/file={hash:016x}")
+}
+
 /// Reads one file on a blocking thread while this task writes its batches as Parquet parts.
 async fn load_file(
     storage: &Storage,
     file: &SourceFile,
-    index: usize,
     mapping: &Mapping,
     load_id: &str,
     loaded_at_ms: i64,
@@ -194,7 +220,7 @@ async fn load_file(
     };
     let mut writer = PartWriter::new(
         storage.clone(),
-        format!("{TABLE}/load={load_id}/file={index:05}"),
+        file_dir(&file.name),
         load_id.into(),
         schema(),
         128 << 20,

@@ -67,6 +67,38 @@ pub fn schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// What each column of `raw.visitor_events` holds (the data dictionary).
+pub const COLUMN_DOCS: &[(&str, &str)] = &[
+    ("visitor_id", "the analytics tool's visitor id, trimmed"),
+    ("timestamp", "when the event happened (UTC)"),
+    ("session_id", "the export's session id, if it has one"),
+    (
+        "email",
+        "the email the visitor identified with, trimmed and lowercased",
+    ),
+    ("referrer", "the referring URL (or host)"),
+    ("utm_source", "utm_source of the landing URL"),
+    ("utm_medium", "utm_medium of the landing URL"),
+    ("utm_campaign", "utm_campaign of the landing URL"),
+    ("landing_page", "the page (URL or path) of the event"),
+    ("country", "country of the visitor, as the export gives it"),
+    ("device", "device type, as the export gives it"),
+    ("browser", "browser, as the export gives it"),
+    ("site_id", "the site or host the event belongs to"),
+    ("experiment", "the experiment the visitor was in"),
+    ("variant", "the experiment variant the visitor saw"),
+    (
+        "_source_file",
+        "the file the row was loaded from (path or store URL)",
+    ),
+    (
+        "_line",
+        "its line in that file (CSV counts the header as line 1; Parquet: row number from 1)",
+    ),
+    ("_load_id", "the run that loaded it"),
+    ("_loaded_at", "when it was loaded (UTC)"),
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum VisitorError {
     #[error(
