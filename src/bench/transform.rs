@@ -13,7 +13,7 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 
-use super::{measure_child, serve_account};
+use super::{io, measure_child, serve_account};
 use crate::storage::Storage;
 use crate::storage::manifest::{self, Change};
 use crate::storage::parquet::PartWriter;
@@ -38,10 +38,6 @@ pub struct BenchTransformArgs {
     /// Where the lake goes (default: a temporary directory, removed afterwards).
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-fn io(e: impl std::fmt::Display) -> std::io::Error {
-    std::io::Error::other(e.to_string())
 }
 
 pub async fn run(args: BenchTransformArgs) -> std::io::Result<Value> {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use super::{measure_child, serve_account};
+use super::{io, measure_child, serve_account};
 use crate::sandbox::{oracle, visitors};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -25,10 +25,6 @@ pub struct BenchVisitorsArgs {
     /// Where the lake and the export go (default: a temporary directory, removed afterwards).
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-fn io(e: impl std::fmt::Display) -> std::io::Error {
-    std::io::Error::other(e.to_string())
 }
 
 pub async fn run(args: BenchVisitorsArgs) -> std::io::Result<Value> {

@@ -20,24 +20,6 @@ pub use mapping::{Lookup, Mapping};
 /// The table the loader appends to.
 pub const TABLE: &str = "raw/visitor_events";
 
-/// Our columns besides `timestamp`, in table order (`visitor_id` first).
-pub const TEXT_COLUMNS: &[&str] = &[
-    "visitor_id",
-    "session_id",
-    "email",
-    "referrer",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "landing_page",
-    "country",
-    "device",
-    "browser",
-    "site_id",
-    "experiment",
-    "variant",
-];
-
 /// `raw.visitor_events`: the mapped columns, then where each row came from.
 pub fn schema() -> SchemaRef {
     let utc = Some("UTC".into());
@@ -49,8 +31,9 @@ pub fn schema() -> SchemaRef {
             false,
         ),
     ];
+    // The optional columns, text, in `VISITOR_COLUMNS` order.
     fields.extend(
-        TEXT_COLUMNS[1..]
+        crate::config::VISITOR_COLUMNS[2..]
             .iter()
             .map(|c| Field::new(*c, DataType::Utf8, true)),
     );

@@ -21,7 +21,7 @@ use super::{Lookup, Mapping, VisitorError, schema};
 use crate::config::VISITOR_COLUMNS;
 
 const BATCH_ROWS: usize = 65_536;
-const COLUMNS: usize = 15;
+const COLUMNS: usize = VISITOR_COLUMNS.len();
 
 /// Which reader a file needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
