@@ -152,7 +152,7 @@ pub async fn load(
         report.quarantine = Some(path);
     }
     // Data files → manifest → state: the commit protocol of every table.
-    if !committed.is_empty() {
+    if !newly.is_empty() {
         let previous = manifest::latest(storage, TABLE).await?;
         let replaced: Vec<String> = newly.iter().map(|(name, _)| file_dir(name) + "/").collect();
         let manifest = manifest::commit(
