@@ -346,18 +346,12 @@ async fn extract(
             let run_id = summary["run_id"].as_str().unwrap_or("run").to_string();
             let (v, verdict) = crate::visitors::command::run(&cfg, visitors, &run_id).await;
             summary["load_visitors"] = v;
-            // A refused file still lets the models run on what loaded; a broken mapping stops.
-            match verdict {
-                Ok(()) => {}
-                Err(e @ Error::Partial(_)) => {
-                    if outcome.is_ok() {
-                        outcome = Err(e);
-                    }
-                }
-                Err(e) => {
-                    telemetry::print_summary(&summary);
-                    return Err(e);
-                }
+            // Whatever happened to the visitor files, the models still run over what did
+            // commit (revenue and MRR do not wait for web data); the run reports the failure.
+            if let Err(e) = verdict
+                && outcome.is_ok()
+            {
+                outcome = Err(e);
             }
             let transform_args = crate::transform::command::TransformArgs::default();
             let (t, verdict) = crate::transform::command::run(&cfg, &transform_args, &run_id).await;

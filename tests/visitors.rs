@@ -505,3 +505,88 @@ fn sandbox_serve_writes_the_visitor_export_that_run_attributes() {
         "{attributed:?}"
     );
 }
+
+#[test]
+fn ndjson_lines_stand_alone_and_a_bad_file_does_not_stop_the_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exports = dir.path().join("exports");
+    std::fs::create_dir(&exports).expect("mkdir");
+    // Exporters leave out null keys: each line has its own set, and line 3 has no visitor id.
+    let ndjson = [
+        r#"{"visitor_id":"n1","timestamp":"2026-01-01T00:00:00Z"}"#,
+        r#"{"visitor_id":"n2","timestamp":"2026-01-01T01:00:00+0000","email":"B@X.com","referrer":"https://google.com/"}"#,
+        r#"{"timestamp":"2026-01-01T02:00:00Z","referrer":"https://t.co/"}"#,
+        r#"{"visitor_id":"n4","timestamp":"1767229200000000000","utm_source":"newsletter"}"#,
+    ];
+    std::fs::write(exports.join("a.ndjson"), ndjson.join("\n")).expect("write");
+    // A file whose header lacks the timestamp: refused alone, the others load.
+    std::fs::write(exports.join("b.csv"), "visitor_id,when\nx,2026-01-01\n").expect("write");
+    let out = load(
+        dir.path(),
+        Some("[visitors]\nmax_bad_row_ratio = 0.5\n"),
+        "exports/*",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let s = summary(&out);
+    assert_eq!(s["visitors"]["files_loaded"], 1, "{s}");
+    let reason = s["visitors"]["refused"][0]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        reason.contains("b.csv: no column `timestamp` for timestamp"),
+        "{s}"
+    );
+    assert_eq!(
+        query(
+            dir.path(),
+            "SELECT visitor_id, CAST(timestamp AS VARCHAR), email, referrer, utm_source, _line \
+             FROM raw.visitor_events ORDER BY _line"
+        ),
+        vec![
+            "n1,2026-01-01T00:00:00Z,,,,1",
+            "n2,2026-01-01T01:00:00Z,b@x.com,https://google.com/,,2",
+            "n4,2026-01-01T01:00:00Z,,,newsletter,4",
+        ]
+    );
+    let bad = quarantine(dir.path());
+    assert_eq!(
+        (&bad[0]["line"], &bad[0]["reason"]),
+        (&Value::from(3), &Value::from("missing visitor_id")),
+        "{bad:?}"
+    );
+
+    // The same file named another way is the same file.
+    let again = summary(&load(
+        dir.path(),
+        Some("[visitors]\nmax_bad_row_ratio = 0.5\n"),
+        "./exports/a.ndjson",
+    ));
+    assert_eq!(again["visitors"]["files_unchanged"], 1, "{again}");
+
+    // A glob that matches nothing yet is nothing to do, not an error.
+    let none = load(dir.path(), None, "exports/*.parquet");
+    assert_eq!(none.status.code(), Some(0), "{}", text(&none.stderr));
+    assert_eq!(summary(&none)["visitors"]["files_found"], 0);
+}
+
+#[test]
+fn a_file_of_bad_rows_is_given_up_on_without_holding_them_all() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut csv = String::from("visitor_id,timestamp\n");
+    for i in 0..30_000 {
+        csv.push_str(&format!("v{i},2026-02-01T09:00:00+00\n"));
+    }
+    std::fs::write(dir.path().join("events.csv"), csv).expect("write");
+    let out = load(dir.path(), None, "events.csv");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let s = summary(&out);
+    let refused = &s["visitors"]["refused"][0];
+    assert_eq!(refused["bad_rows"], 10_000, "{s}");
+    assert!(
+        refused["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("reading stopped there")),
+        "{s}"
+    );
+    assert_eq!(quarantine(dir.path()).len(), 10_000);
+}

@@ -74,9 +74,11 @@ with DAG(
         python_callable=run_stage,
         op_args=["load-visitors"],
     )
+    # A skipped load_visitors (exit 99: no new export) must not skip the models.
     transform = PythonOperator(
         task_id="transform",
         python_callable=run_stage,
         op_args=["transform", "--as-of", "{{ ds }}"],
+        trigger_rule="none_failed",
     )
     extract >> load_visitors >> transform

@@ -4,7 +4,8 @@
 -- subscription (so renewals reach the checkout that created the subscription). Stripe does not
 -- copy metadata between these objects, so each one's metadata is carried separately.
 WITH charges AS (
-    SELECT * FROM stg_charges WHERE status = 'succeeded'
+    -- An authorisation released without capture is `succeeded` too, but nobody paid.
+    SELECT * FROM stg_charges WHERE status = 'succeeded' AND COALESCE(captured, true)
 ),
 paid_invoices AS (
     SELECT account, payment_intent, min(invoice) AS invoice

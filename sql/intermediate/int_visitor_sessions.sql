@@ -1,7 +1,8 @@
 -- Web sessions (METRICS.md §6.2): a visitor's events grouped by the export's session id, or,
 -- for events without one, a new session after `session_timeout_minutes` of inactivity. A
 -- session's referrer, tags, landing page, site and device are its first event's; its channel and
--- source follow from them (`sl_channel`: Stripe payment hosts count as Direct).
+-- source follow from them (`sl_channel`: Stripe payment hosts count as Direct, and a referrer on
+-- the landing page's own host counts as none).
 -- One ordering serves every step: all events by visitor, session id (none for the timed-out
 -- kind) and time. A row starts a session when it is the first of its visitor and session id,
 -- or (without a session id) when the gap before it exceeds the timeout; the starting rows are
@@ -59,12 +60,19 @@ SELECT
     utm_source,
     utm_medium,
     utm_campaign AS campaign,
-    sl_channel(referrer, utm_source, utm_medium) AS channel,
-    sl_source(referrer, utm_source) AS source,
+    sl_channel(outside_referrer, utm_source, utm_medium) AS channel,
+    sl_source(outside_referrer, utm_source) AS source,
     landing_page,
     site_id,
     country,
     device,
     browser
-FROM numbered
-WHERE starts_session = 1
+FROM (
+    -- A referrer on the landing page's own host is a click within the site, not a source.
+    SELECT
+        *,
+        CASE WHEN sl_host(referrer) = sl_host(landing_page) THEN NULL ELSE referrer END
+            AS outside_referrer
+    FROM numbered
+    WHERE starts_session = 1
+) sessions

@@ -101,6 +101,11 @@ pub async fn run(args: BenchVisitorsArgs) -> std::io::Result<Value> {
         .filter_map(|m| m["seconds"].as_f64())
         .sum();
     let check = check_against_truth(&lake_url, &truth).await?;
+    if check["equal_to_the_generator"] != true {
+        return Err(io(format!(
+            "attribution differs from the generator's links: {check}"
+        )));
+    }
     if args.out.is_none() {
         let _ = std::fs::remove_dir_all(&root);
     }

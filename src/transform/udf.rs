@@ -80,6 +80,7 @@ pub fn register(ctx: &SessionContext) {
         udf("sl_json_key", 2, DataType::Utf8, sl_json_key),
         udf("sl_channel", 3, DataType::Utf8, sl_channel),
         udf("sl_source", 2, DataType::Utf8, sl_source),
+        udf("sl_host", 1, DataType::Utf8, sl_host),
         udf("sl_json_patch", 2, DataType::Utf8, sl_json_patch),
         udf("sl_ref_ids", 2, list.clone(), sl_ref_ids),
         udf("sl_sub_status", 3, DataType::Utf8, sl_sub_status),
@@ -312,6 +313,16 @@ fn sl_channel(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
             opt_str(&source, i),
             opt_str(&medium, i),
         ));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `sl_host(url)`: the host of a URL (lowercase, without `www.`), NULL for a path or no URL.
+fn sl_host(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
+    let urls = strings(&args[0])?;
+    let mut out = StringBuilder::new();
+    for i in 0..urls.len() {
+        out.append_option(opt_str(&urls, i).and_then(crate::visitors::channel::referrer_host));
     }
     Ok(Arc::new(out.finish()))
 }

@@ -82,15 +82,13 @@ pub async fn run(
             let files: Vec<String> = report
                 .refused
                 .iter()
-                .map(|r| format!("{} ({} of {} rows bad)", r.file, r.bad_rows, r.rows))
+                .map(|r| format!("{} ({})", r.file, r.reason))
                 .collect();
             let message = format!(
-                "{refused} visitor file(s) refused for more bad rows than max_bad_row_ratio = {}: \
-                 {}; nothing of them was loaded. Each bad row is in {} with its line and reason: \
-                 fix the export or the [visitors.columns] mapping, or raise [visitors] \
-                 max_bad_row_ratio",
-                report.max_bad_row_ratio,
-                files.join(", "),
+                "{refused} visitor file(s) refused, nothing of them loaded (the other files \
+                 were): {}. Bad rows are in {} with their line and reason: fix the export or \
+                 the [visitors.columns] mapping, or raise [visitors] max_bad_row_ratio",
+                files.join("; "),
                 report
                     .quarantine
                     .as_deref()

@@ -36,10 +36,12 @@ struct LoadedFiles {
     files: BTreeMap<String, LoadedFile>,
 }
 
-/// A file refused for too many bad rows: nothing of it was committed.
+/// A file refused, for too many bad rows or because it cannot be read (a missing column, not
+/// CSV): nothing of it was committed, and the other files were.
 #[derive(Clone, Debug, Serialize)]
 pub struct Refused {
     pub file: String,
+    pub reason: String,
     pub rows: u64,
     pub bad_rows: u64,
     pub examples: Vec<String>,
@@ -79,11 +81,16 @@ pub async fn load(
     reload: bool,
 ) -> Result<LoadReport, VisitorError> {
     let files = source::list(source, cfg.format, options).await?;
-    if files.is_empty() {
+    let is_glob = source.contains(['*', '?', '[']);
+    if files.is_empty() && !is_glob {
         return Err(VisitorError::Source {
             location: source.into(),
             message: "no CSV, NDJSON or Parquet file found there".into(),
         });
+    }
+    if files.is_empty() {
+        // A daily export's glob may match nothing yet: nothing to load, not a broken setup.
+        tracing::warn!(source, "no visitor file matches the glob yet");
     }
     let mut state = load_state(storage).await?;
     let mapping = Mapping::new(cfg);
@@ -93,20 +100,41 @@ pub async fn load(
         max_bad_row_ratio: cfg.max_bad_row_ratio,
         ..LoadReport::default()
     };
-    let loaded_at_ms = chrono::Utc::now().timestamp_millis();
+    let stamp = read::Stamp {
+        load_id,
+        loaded_at_ms: chrono::Utc::now().timestamp_millis(),
+        max_bad_row_ratio: cfg.max_bad_row_ratio,
+    };
+    let mut first_error = None;
     let mut committed: Vec<FileEntry> = Vec::new();
     let mut newly: Vec<(String, LoadedFile)> = Vec::new();
     let mut quarantine: Vec<u8> = Vec::new();
     for file in &files {
         let unchanged = state
             .files
-            .get(&file.name)
+            .get(&file.key)
             .is_some_and(|s| s.size == file.size && s.modified == file.modified);
         if unchanged && !reload {
             report.files_unchanged += 1;
             continue;
         }
-        let (parts, outcome) = load_file(storage, file, &mapping, load_id, loaded_at_ms).await?;
+        let (parts, outcome) = match load_file(storage, file, &mapping, stamp).await {
+            Ok(loaded) => loaded,
+            Err(VisitorError::Storage(e)) => return Err(VisitorError::Storage(e)),
+            Err(e) => {
+                // One unreadable file does not stop the others.
+                tracing::error!(file = %file.name, error = %e, "visitor file refused");
+                report.refused.push(Refused {
+                    file: file.name.clone(),
+                    reason: e.to_string(),
+                    rows: 0,
+                    bad_rows: 0,
+                    examples: Vec::new(),
+                });
+                first_error.get_or_insert(e);
+                continue;
+            }
+        };
         quarantine.extend_from_slice(&outcome.quarantine);
         report.bad_rows += outcome.bad_rows;
         let seen = outcome.rows + outcome.bad_rows;
@@ -121,8 +149,17 @@ pub async fn load(
             for p in &parts {
                 storage.delete(&p.path).await?;
             }
+            let stopped = if outcome.stopped_early {
+                ", reading stopped there"
+            } else {
+                ""
+            };
             report.refused.push(Refused {
                 file: file.name.clone(),
+                reason: format!(
+                    "{} of {seen} rows bad{stopped}, more than max_bad_row_ratio = {}",
+                    outcome.bad_rows, cfg.max_bad_row_ratio
+                ),
                 rows: seen,
                 bad_rows: outcome.bad_rows,
                 examples: outcome.examples,
@@ -136,7 +173,7 @@ pub async fn load(
         report.files_loaded += 1;
         committed.extend(parts);
         newly.push((
-            file.name.clone(),
+            file.key.clone(),
             LoadedFile {
                 size: file.size,
                 modified: file.modified.clone(),
@@ -145,6 +182,13 @@ pub async fn load(
                 bad_rows: outcome.bad_rows,
             },
         ));
+    }
+    // Only unreadable files, and nothing else to do: the setup is wrong (a usage error).
+    if let Some(e) = first_error
+        && report.refused.len() == files.len() - report.files_unchanged
+        && report.refused.iter().all(|r| r.rows == 0)
+    {
+        return Err(e);
     }
     if !quarantine.is_empty() {
         let path = format!("{QUARANTINE}/{load_id}.ndjson");
@@ -196,8 +240,7 @@ async fn load_file(
     storage: &Storage,
     file: &SourceFile,
     mapping: &Mapping,
-    load_id: &str,
-    loaded_at_ms: i64,
+    stamp: read::Stamp<'_>,
 ) -> Result<(Vec<FileEntry>, read::FileOutcome), VisitorError> {
     let (local, _spool) = match &file.local {
         Some(p) => (p.clone(), None),
@@ -212,16 +255,22 @@ async fn load_file(
             file.name.clone(),
             file.format,
             mapping.clone(),
-            load_id.to_string(),
+            stamp.load_id.to_string(),
         );
+        let (loaded_at_ms, max_bad_row_ratio) = (stamp.loaded_at_ms, stamp.max_bad_row_ratio);
         tokio::task::spawn_blocking(move || {
-            read::read_file(&local, &name, format, &mapping, &load_id, loaded_at_ms, &tx)
+            let stamp = read::Stamp {
+                load_id: &load_id,
+                loaded_at_ms,
+                max_bad_row_ratio,
+            };
+            read::read_file(&local, &name, format, &mapping, stamp, &tx)
         })
     };
     let mut writer = PartWriter::new(
         storage.clone(),
-        file_dir(&file.name),
-        load_id.into(),
+        file_dir(&file.key),
+        stamp.load_id.into(),
         schema(),
         128 << 20,
     );

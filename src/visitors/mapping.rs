@@ -83,10 +83,10 @@ impl Mapping {
         Mapping { names }
     }
 
-    /// The file's names the mapping reads, for readers that select columns up front.
-    pub fn file_columns(&self) -> impl Iterator<Item = &str> {
+    /// The file's name for our column `i` (`VISITOR_COLUMNS` order); `None` when not read.
+    pub fn name(&self, i: usize) -> Option<&str> {
         self.names
-            .iter()
+            .get(i)
             .map(|(n, _)| n.as_str())
             .filter(|n| !n.is_empty())
     }
@@ -129,7 +129,18 @@ impl Mapping {
 
 fn shown(header: &[String]) -> String {
     const MAX: usize = 20;
-    let mut names: Vec<String> = header.iter().take(MAX).map(|h| format!("`{h}`")).collect();
+    // A file without a header row shows its first data row here: never echo an email.
+    let mut names: Vec<String> = header
+        .iter()
+        .take(MAX)
+        .map(|h| {
+            if h.contains('@') {
+                "`<an email-like value: does the file have a header row?>`".to_string()
+            } else {
+                format!("`{h}`")
+            }
+        })
+        .collect();
     if header.len() > MAX {
         names.push(format!("and {} more", header.len() - MAX));
     }

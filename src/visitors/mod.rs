@@ -102,39 +102,49 @@ pub enum VisitorError {
     Storage(#[from] crate::storage::StorageError),
 }
 
-/// A timestamp as Unix seconds: RFC 3339, `YYYY-MM-DD HH:MM:SS[.f]` or `…T…` without a zone
-/// (UTC), or epoch seconds, milliseconds or microseconds.
+/// A timestamp as Unix seconds: RFC 3339, `YYYY-MM-DD HH:MM:SS[.f]` or `…T…` with a `+0000`
+/// style offset or without a zone (UTC), or epoch seconds, milliseconds, microseconds or
+/// nanoseconds. Only years 1970 to 9999: anything else is a bad row, not a date in year 57970.
 pub fn parse_timestamp(text: &str) -> Option<i64> {
     use chrono::{DateTime, NaiveDateTime};
+    const LAST: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
     let t = text.trim();
     if t.is_empty() {
         return None;
     }
-    if t.bytes().all(|b| b.is_ascii_digit()) {
+    let seconds = if t.bytes().all(|b| b.is_ascii_digit()) {
         let n: i64 = t.parse().ok()?;
-        return Some(match n {
+        match n {
+            n if n >= 100_000_000_000_000_000 => n / 1_000_000_000,
             n if n >= 100_000_000_000_000 => n / 1_000_000,
             n if n >= 100_000_000_000 => n / 1000,
             n => n,
-        });
-    }
-    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
-        return Some(d.timestamp());
-    }
-    for format in [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f%#z",
-        "%Y-%m-%d %H:%M:%S%.f UTC",
-    ] {
-        if let Ok(d) = DateTime::parse_from_str(t, format) {
-            return Some(d.timestamp());
         }
-        if let Ok(d) = NaiveDateTime::parse_from_str(t, format) {
-            return Some(d.and_utc().timestamp());
-        }
-    }
-    None
+    } else if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        d.timestamp()
+    } else {
+        let zoned = [
+            "%Y-%m-%dT%H:%M:%S%.f%z",
+            "%Y-%m-%d %H:%M:%S%.f%z",
+            "%Y-%m-%d %H:%M:%S%.f %z",
+        ];
+        let naive = [
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M:%S%.f UTC",
+        ];
+        zoned
+            .iter()
+            .find_map(|f| DateTime::parse_from_str(t, f).ok().map(|d| d.timestamp()))
+            .or_else(|| {
+                naive.iter().find_map(|f| {
+                    NaiveDateTime::parse_from_str(t, f)
+                        .ok()
+                        .map(|d| d.and_utc().timestamp())
+                })
+            })?
+    };
+    (0..=LAST).contains(&seconds).then_some(seconds)
 }
 
 #[cfg(test)]
@@ -154,11 +164,22 @@ mod tests {
             "1767225600",
             "1767225600000",
             "1767225600000000",
+            "1767225600000000000",
+            "2026-01-01T00:00:00+0000",
+            "2026-01-01T01:00:00+0100",
+            "2026-01-01 00:00:00 +0000",
             " 2026-01-01T00:00:00Z ",
         ] {
             assert_eq!(parse_timestamp(t), Some(want), "{t}");
         }
-        for t in ["", "yesterday", "2026-13-01T00:00:00Z", "12:00"] {
+        for t in [
+            "",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "12:00",
+            "99999999999999999999",
+            "1969-12-31T23:59:59Z",
+        ] {
             assert_eq!(parse_timestamp(t), None, "{t}");
         }
     }

@@ -31,6 +31,18 @@ pub enum Format {
     Parquet,
 }
 
+/// Bad rows after which a file already past its bad-row ratio is not read further: it will be
+/// refused, and its quarantine records must not grow with the file.
+const GIVE_UP_AFTER: u64 = 10_000;
+
+/// Which load the rows belong to, and the bad-row ratio that refuses a file.
+#[derive(Clone, Copy, Debug)]
+pub struct Stamp<'a> {
+    pub load_id: &'a str,
+    pub loaded_at_ms: i64,
+    pub max_bad_row_ratio: f64,
+}
+
 /// What a file's reading produced besides its batches.
 #[derive(Debug, Default)]
 pub struct FileOutcome {
@@ -40,13 +52,14 @@ pub struct FileOutcome {
     pub quarantine: Vec<u8>,
     /// The first few bad rows as `line N: reason`, for the log (never the row's content).
     pub examples: Vec<String>,
+    /// Reading stopped after `GIVE_UP_AFTER` bad rows, past the ratio.
+    pub stopped_early: bool,
 }
 
 /// Validates rows and builds batches; sends each full batch to the writer.
 struct Sink<'a> {
     file: &'a str,
-    load_id: &'a str,
-    loaded_at_ms: i64,
+    stamp: Stamp<'a>,
     text: Vec<StringBuilder>,
     timestamps: TimestampSecondBuilder,
     lines: Int64Builder,
@@ -56,16 +69,10 @@ struct Sink<'a> {
 }
 
 impl<'a> Sink<'a> {
-    fn new(
-        file: &'a str,
-        load_id: &'a str,
-        loaded_at_ms: i64,
-        tx: &'a Sender<RecordBatch>,
-    ) -> Self {
+    fn new(file: &'a str, stamp: Stamp<'a>, tx: &'a Sender<RecordBatch>) -> Self {
         Sink {
             file,
-            load_id,
-            loaded_at_ms,
+            stamp,
             text: (0..COLUMNS - 1).map(|_| StringBuilder::new()).collect(),
             timestamps: TimestampSecondBuilder::new().with_timezone("UTC"),
             lines: Int64Builder::new(),
@@ -123,6 +130,16 @@ impl<'a> Sink<'a> {
             serde_json::json!({"file": self.file, "line": line, "reason": reason, "raw": raw});
         self.out.quarantine.extend(record.to_string().as_bytes());
         self.out.quarantine.push(b'\n');
+        let seen = (self.out.rows + self.out.bad_rows) as f64;
+        if self.out.bad_rows >= GIVE_UP_AFTER
+            && self.out.bad_rows as f64 / seen > self.stamp.max_bad_row_ratio
+        {
+            self.out.stopped_early = true;
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.out.stopped_early
     }
 
     fn flush(&mut self) {
@@ -138,9 +155,9 @@ impl<'a> Sink<'a> {
         }
         columns.push(Arc::new(StringArray::from(vec![self.file; n])));
         columns.push(Arc::new(self.lines.finish()));
-        columns.push(Arc::new(StringArray::from(vec![self.load_id; n])));
+        columns.push(Arc::new(StringArray::from(vec![self.stamp.load_id; n])));
         let mut loaded = TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC");
-        loaded.append_value_n(self.loaded_at_ms, n);
+        loaded.append_value_n(self.stamp.loaded_at_ms, n);
         columns.push(Arc::new(loaded.finish()));
         self.len = 0;
         match RecordBatch::try_new(schema(), columns) {
@@ -164,15 +181,14 @@ pub fn read_file(
     file: &str,
     format: Format,
     mapping: &Mapping,
-    load_id: &str,
-    loaded_at_ms: i64,
+    stamp: Stamp<'_>,
     tx: &Sender<RecordBatch>,
 ) -> Result<FileOutcome, VisitorError> {
     let io = |e: std::io::Error| VisitorError::Format {
         file: file.into(),
         message: format!("cannot read: {e}"),
     };
-    let mut sink = Sink::new(file, load_id, loaded_at_ms, tx);
+    let mut sink = Sink::new(file, stamp, tx);
     let f = std::fs::File::open(path).map_err(io)?;
     match format {
         Format::Csv => read_csv(
@@ -253,6 +269,9 @@ fn read_csv<R: Read>(
     let lookups = mapping.resolve(file, &header)?;
     let mut parsed: HashMap<usize, Value> = HashMap::new();
     loop {
+        if sink.done() {
+            break;
+        }
         match csv.read_byte_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
@@ -331,9 +350,6 @@ fn read_csv<R: Read>(
     Ok(())
 }
 
-/// An NDJSON key, and the key inside it when the value is a nested object.
-type KeyPath = (String, Option<String>);
-
 fn read_ndjson<R: BufRead>(
     mut reader: R,
     file: &str,
@@ -342,9 +358,10 @@ fn read_ndjson<R: BufRead>(
 ) -> Result<(), VisitorError> {
     let mut buf = Vec::new();
     let mut line = 0u64;
-    // Resolved against the first object's keys, which stand in for a header.
-    let mut keys: Option<Vec<Option<KeyPath>>> = None;
     loop {
+        if sink.done() {
+            break;
+        }
         buf.clear();
         let n = reader
             .read_until(b'\n', &mut buf)
@@ -379,27 +396,16 @@ fn read_ndjson<R: BufRead>(
                 continue;
             }
         };
-        if keys.is_none() {
-            let header: Vec<String> = object.keys().cloned().collect();
-            let lookups = mapping.resolve(file, &header)?;
-            keys = Some(
-                lookups
-                    .into_iter()
-                    .map(|l| match l {
-                        Some(Lookup::Column(c)) => Some((header[c].clone(), None)),
-                        Some(Lookup::JsonKey(c, k)) => Some((header[c].clone(), Some(k))),
-                        None => None,
-                    })
-                    .collect(),
-            );
-        }
-        let Some(keys) = keys.as_ref() else { continue };
+        // Each line stands alone: exporters leave out keys whose value is null, so a key absent
+        // here is NULL for this row only (and a missing visitor id or timestamp quarantines it).
         let owned: [Option<String>; COLUMNS] = std::array::from_fn(|i| {
-            let (key, sub) = keys[i].as_ref()?;
-            let v = object.get(key)?;
-            let v = match sub {
-                Some(sub) => json_key(v, sub)?,
-                None => v.clone(),
+            let name = mapping.name(i)?;
+            let v = match object.get(name) {
+                Some(v) => v.clone(),
+                None => {
+                    let (key, sub) = name.split_once('.')?;
+                    json_key(object.get(key)?, sub)?
+                }
             };
             json_text(&v).map(|s| s.into_owned())
         });
@@ -435,6 +441,9 @@ fn read_parquet(
         .map_err(|e| format_error(e.to_string()))?;
     let mut row_number = 0u64;
     for batch in reader {
+        if sink.done() {
+            break;
+        }
         let batch = batch.map_err(|e| format_error(format!("cannot read row group: {e}")))?;
         let mut texts: HashMap<usize, StringArray> = HashMap::new();
         for l in lookups.iter().flatten() {
@@ -456,6 +465,9 @@ fn read_parquet(
             texts.insert(*c, strings);
         }
         for r in 0..batch.num_rows() {
+            if sink.done() {
+                break;
+            }
             row_number += 1;
             let cell = |c: &usize| {
                 let a = &texts[c];

@@ -16,6 +16,10 @@ pub struct SourceFile {
     /// The file's full URL or path: its name in logs, quarantine records and the loaded-files
     /// state.
     pub name: String,
+    /// Who the file is, however it was named: the canonical absolute path of a local file, the
+    /// URL of a stored one. The loaded-files state and the part directory use it, so
+    /// `events.csv`, `./events.csv` and a directory listing are one file.
+    pub key: String,
     /// The store holding it and its root-relative path there.
     pub store: Storage,
     pub rel: String,
@@ -45,10 +49,13 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     fn go(p: &[u8], t: &[u8]) -> bool {
         match (p.first(), t.first()) {
             (None, None) => true,
-            (Some(b'*'), _) if p.get(1) == Some(&b'*') => {
-                let rest = p[2..].strip_prefix(b"/").unwrap_or(&p[2..]);
-                (0..=t.len()).any(|i| go(rest, &t[i..]) || go(&p[2..], &t[i..]))
-            }
+            // `**/` is zero or more whole segments; a trailing `**` is everything below.
+            (Some(b'*'), _) if p.get(1) == Some(&b'*') => match p[2..].strip_prefix(b"/") {
+                Some(rest) => (0..=t.len())
+                    .filter(|&i| i == 0 || t[i - 1] == b'/')
+                    .any(|i| go(rest, &t[i..])),
+                None => (0..=t.len()).any(|i| go(&p[2..], &t[i..])),
+            },
             (Some(b'*'), _) => (0..=t.len())
                 .take_while(|i| *i == 0 || t[i - 1] != b'/')
                 .any(|i| go(&p[1..], &t[i..])),
@@ -58,6 +65,10 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
         }
     }
     go(pattern.as_bytes(), text.as_bytes())
+}
+
+fn canonical(path: &std::path::Path, fallback: &str) -> String {
+    std::fs::canonicalize(path).map_or_else(|_| fallback.to_string(), |p| p.display().to_string())
 }
 
 pub fn format_of(name: &str, configured: VisitorFormat) -> Option<Format> {
@@ -128,6 +139,7 @@ pub async fn list(
                 .map(|m| chrono::DateTime::<chrono::Utc>::from(m).to_rfc3339())
                 .unwrap_or_default();
             return Ok(vec![SourceFile {
+                key: canonical(&path, source),
                 name: source.into(),
                 store,
                 rel: name,
@@ -155,7 +167,12 @@ pub async fn list(
             continue;
         };
         let name = format!("{}/{rel}", root.trim_end_matches('/'));
+        let key = match &local_root {
+            Some(r) => canonical(&r.join(&rel), &name),
+            None => name.clone(),
+        };
         files.push(SourceFile {
+            key,
             name,
             store: store.clone(),
             local: local_root.as_ref().map(|r| r.join(&rel)),
@@ -183,6 +200,7 @@ pub async fn list(
                 ))
             })?;
             single = Some(SourceFile {
+                key: source.into(),
                 name: source.into(),
                 store: parent_store,
                 rel,
@@ -213,5 +231,17 @@ mod tests {
         assert!(glob_match("events-2026-??.ndjson", "events-2026-01.ndjson"));
         assert!(!glob_match("events-2026-??.ndjson", "events-2026-1.ndjson"));
         assert!(glob_match("d/*/x.parquet", "d/2026/x.parquet"));
+        // `**/` stands for whole segments, never half a name.
+        assert!(glob_match("exports/**/events.csv", "exports/events.csv"));
+        assert!(glob_match(
+            "exports/**/events.csv",
+            "exports/2026/01/events.csv"
+        ));
+        assert!(!glob_match(
+            "exports/**/events.csv",
+            "exports/old_events.csv"
+        ));
+        assert!(!glob_match("**/day-*.csv", "x/today-1.csv"));
+        assert!(glob_match("exports/**", "exports/a/b.csv"));
     }
 }
