@@ -388,8 +388,7 @@ async fn transform(
     outcome
 }
 
-/// Validates the configuration anyway (so its problems surface today), then says the stage is
-/// not there yet: never a fake success.
+/// The configuration with the common flags (`--storage`, `--api-base`) applied.
 pub fn load_config(global: &Global) -> Result<Config, Error> {
     let overrides = Overrides {
         storage_url: global.storage.clone(),
@@ -579,10 +578,8 @@ async fn demo_visitors(
 ) -> (serde_json::Value, Result<(), Error>) {
     let mut cfg = Config::default();
     cfg.storage.url = demo_storage_url(out);
-    let args = crate::visitors::command::LoadVisitorsArgs {
-        visitors: Some(file.display().to_string()),
-        reload: false,
-    };
+    cfg.visitors.source = Some(file.display().to_string());
+    let args = crate::visitors::command::LoadVisitorsArgs::default();
     crate::visitors::command::run(&cfg, &args, run_id).await
 }
 

@@ -165,13 +165,7 @@ macro_rules! scenarios {
         #[test]
         fn every_attribution_scenario_file_has_a_test() {
             let tested: Vec<&str> = vec![$(stringify!($name)),+];
-            let mut files: Vec<String> = std::fs::read_dir(DIR)
-                .expect("scenarios dir")
-                .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter_map(|n| n.strip_suffix(".json").map(String::from))
-                .collect();
-            files.sort();
-            assert_eq!(files, tested);
+            assert_eq!(crate::transform_scenarios::scenario_files(DIR), tested);
         }
     };
 }

@@ -317,6 +317,17 @@ async fn a_broken_identity_fails_its_check() {
     );
 }
 
+/// The scenario names of a directory (its `*.json` files), sorted: each must have a test.
+pub fn scenario_files(dir: &str) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".json").map(String::from))
+        .collect();
+    files.sort();
+    files
+}
+
 macro_rules! scenarios {
     ($($name:ident),+ $(,)?) => {
         $(
@@ -329,13 +340,7 @@ macro_rules! scenarios {
         #[test]
         fn every_scenario_file_has_a_test() {
             let tested: Vec<&str> = vec![$(&stringify!($name)[1..]),+];
-            let mut files: Vec<String> = std::fs::read_dir(DIR)
-                .expect("scenarios dir")
-                .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter_map(|n| n.strip_suffix(".json").map(String::from))
-                .collect();
-            files.sort();
-            assert_eq!(files, tested);
+            assert_eq!(scenario_files(DIR), tested);
         }
     };
 }

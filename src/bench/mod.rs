@@ -117,6 +117,30 @@ async fn measure_child(args: &[&str], now: i64) -> std::io::Result<ChildRun> {
     })
 }
 
+/// Extracts the whole served account into `storage` as fast as the machine allows (no rate
+/// limit): the lake the transform and visitor benchmarks start from.
+async fn extract_unthrottled(sandbox: &Sandbox, storage: &str, now: i64) -> std::io::Result<()> {
+    let run = measure_child(
+        &[
+            "extract",
+            "--api-base",
+            &sandbox.base_url(),
+            "--storage",
+            storage,
+            "--since",
+            "2000-01-01",
+            "--max-requests-per-second",
+            "100000",
+        ],
+        now,
+    )
+    .await?;
+    if run.summary["status"] != "ok" {
+        return Err(io(format!("extraction failed: {}", run.summary)));
+    }
+    Ok(())
+}
+
 /// A sandbox account generated for today (UTC midnight) and served on a free port: the
 /// sandbox, its clock and its object count.
 async fn serve_account(seed: u64, scale: f64) -> std::io::Result<(Sandbox, i64, usize)> {

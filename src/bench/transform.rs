@@ -13,7 +13,7 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 
-use super::{io, measure_child, serve_account};
+use super::{extract_unthrottled, io, measure_child, serve_account};
 use crate::storage::Storage;
 use crate::storage::manifest::{self, Change};
 use crate::storage::parquet::PartWriter;
@@ -48,24 +48,7 @@ pub async fn run(args: BenchTransformArgs) -> std::io::Result<Value> {
     let base = root.join("extracted");
     let lake = root.join("lake");
     let base_url = format!("file://{}", base.display());
-    let extract = measure_child(
-        &[
-            "extract",
-            "--api-base",
-            &sandbox.base_url(),
-            "--storage",
-            &base_url,
-            "--since",
-            "2000-01-01",
-            "--max-requests-per-second",
-            "100000",
-        ],
-        now,
-    )
-    .await?;
-    if extract.summary["status"] != "ok" {
-        return Err(io(format!("extraction failed: {}", extract.summary)));
-    }
+    extract_unthrottled(&sandbox, &base_url, now).await?;
     drop(sandbox);
 
     let input_rows = multiply(&base, &lake, &args).await?;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use super::{io, measure_child, serve_account};
+use super::{extract_unthrottled, io, measure_child, serve_account};
 use crate::sandbox::{oracle, visitors};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -43,24 +43,7 @@ pub async fn run(args: BenchVisitorsArgs) -> std::io::Result<Value> {
         (events, sandbox.with_account(oracle::expected).attribution)
     };
     let export_mb = std::fs::metadata(&export)?.len() as f64 / 1e6;
-    let extract = measure_child(
-        &[
-            "extract",
-            "--api-base",
-            &sandbox.base_url(),
-            "--storage",
-            &lake_url,
-            "--since",
-            "2000-01-01",
-            "--max-requests-per-second",
-            "100000",
-        ],
-        now,
-    )
-    .await?;
-    if extract.summary["status"] != "ok" {
-        return Err(io(format!("extraction failed: {}", extract.summary)));
-    }
+    extract_unthrottled(&sandbox, &lake_url, now).await?;
     drop(sandbox);
 
     let export_text = export.display().to_string();

@@ -9,7 +9,8 @@ use crate::storage::Storage;
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct LoadVisitorsArgs {
-    /// Visitor events to load: a path, glob or store URL (overrides `[visitors] source`).
+    /// Visitor events to load: a path, glob or store URL (overrides `[visitors] source`; the
+    /// config loader applies it, so the stage reads only the config).
     #[arg(long, env = "STRIPELAKE_VISITORS")]
     pub visitors: Option<String>,
     /// Load every file again, even those already loaded (their new rows replace the old).
@@ -31,11 +32,8 @@ pub async fn run(
     run_id: &str,
 ) -> (Value, Result<(), Error>) {
     let mut summary = json!({"command": "load-visitors", "run_id": run_id});
-    let Some(source) = args
-        .visitors
-        .clone()
-        .or_else(|| cfg.visitors.source.clone())
-    else {
+    // `--visitors` has already overridden `[visitors] source` in the config.
+    let Some(source) = cfg.visitors.source.clone() else {
         summary["status"] = json!("skipped");
         summary["reason"] = json!("no visitors source: set [visitors] source or pass --visitors");
         return (summary, Ok(()));

@@ -105,7 +105,8 @@ pub async fn load(
         loaded_at_ms: chrono::Utc::now().timestamp_millis(),
         max_bad_row_ratio: cfg.max_bad_row_ratio,
     };
-    let mut first_error = None;
+    // Files that could not be read at all, and the first reason.
+    let (mut unreadable, mut first_error) = (0, None);
     let mut committed: Vec<FileEntry> = Vec::new();
     let mut newly: Vec<(String, LoadedFile)> = Vec::new();
     let mut quarantine: Vec<u8> = Vec::new();
@@ -131,6 +132,7 @@ pub async fn load(
                     bad_rows: 0,
                     examples: Vec::new(),
                 });
+                unreadable += 1;
                 first_error.get_or_insert(e);
                 continue;
             }
@@ -185,8 +187,7 @@ pub async fn load(
     }
     // Only unreadable files, and nothing else to do: the setup is wrong (a usage error).
     if let Some(e) = first_error
-        && report.refused.len() == files.len() - report.files_unchanged
-        && report.refused.iter().all(|r| r.rows == 0)
+        && unreadable == files.len() - report.files_unchanged
     {
         return Err(e);
     }
