@@ -33,9 +33,10 @@ fn main() {
             .expect("under sql/")
             .to_string_lossy()
             .replace('\\', "/");
+        // The path is resolved when the crate compiles, not here: a build-script output cached
+        // by a checkout elsewhere (a shared CARGO_TARGET_DIR) still points into this one.
         code.push_str(&format!(
-            "    ({rel:?}, include_str!({:?})),\n",
-            f.to_string_lossy()
+            "    ({rel:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/sql/\", {rel:?}))),\n"
         ));
     }
     code.push_str("];\n");

@@ -47,7 +47,9 @@ fn expected_ids(sb: &Sandbox, stream: &str, now: i64) -> BTreeSet<String> {
             .filter(|o| !o.deleted)
             .filter(|o| match kind {
                 Kind::Event => o.created >= now - 30 * 86_400 && o.created < now - 60,
-                Kind::InvoiceLine => parent_ok(o.parent.as_deref(), Kind::Invoice),
+                Kind::InvoiceLine | Kind::InvoicePayment => {
+                    parent_ok(o.parent.as_deref(), Kind::Invoice)
+                }
                 Kind::SubscriptionItem => parent_ok(o.parent.as_deref(), Kind::Subscription),
                 Kind::Product | Kind::Price | Kind::Plan | Kind::Coupon => true,
                 _ => o.created < now,
@@ -77,6 +79,20 @@ fn python_readers(root: &std::path::Path, tables: &[String]) -> Value {
 #[tokio::test]
 async fn a_backfill_holds_exactly_the_sandboxs_objects_read_back_independently() {
     let sb = support::start(42, 1.0).await;
+    // One invoice paid in twelve parts carries more payments than Stripe embeds (ten).
+    let instalments = sb.with_account(|a| {
+        a.store
+            .table(Kind::Invoice)
+            .iter()
+            .find(|o| o.json.contains("\"status\":\"open\""))
+            .map(|o| o.id.to_string())
+            .expect("an open invoice")
+    });
+    sb.mutate(|a| {
+        for _ in 0..12 {
+            a.attach_invoice_payment(&instalments, 100).expect("attach");
+        }
+    });
     let root = tempfile::tempdir().expect("root");
     let out = extract(&sb, root.path(), KEY, NOW, &[]).await;
     let s = summary(&out);
@@ -127,6 +143,15 @@ async fn a_backfill_holds_exactly_the_sandboxs_objects_read_back_independently()
             "{stream}: DuckDB distinct ids"
         );
     }
+    let payments = read_raw(root.path(), "invoice_payments");
+    assert!(
+        payments
+            .iter()
+            .filter(|r| r.raw.contains(&format!("\"invoice\":\"{instalments}\"")))
+            .count()
+            > 12,
+        "the instalments past the embedded ten are missing"
+    );
     let subs = read_raw(root.path(), "subscriptions");
     assert!(
         subs.iter()
@@ -356,14 +381,21 @@ async fn an_incremental_run_captures_exactly_the_changes() {
             .expect("Pro monthly")
     });
     let customer = pick(Kind::Customer, &|_| true);
+    // An old open invoice, far outside the overlap window: only its payment's event names it.
+    let open_invoice = pick(Kind::Invoice, &|i| {
+        i["status"] == "open" && i["created"].as_i64().is_some_and(|c| c < NOW - 86_400)
+    });
     let now = NOW + 3600;
-    let refund = sb.mutate(|a| {
+    let (refund, partial_payment) = sb.mutate(|a| {
         a.advance_clock(3600 - 120);
         let refund = a.refund_charge(&charge).expect("refund");
         a.cancel_subscription(&to_cancel).expect("cancel");
         a.change_price(&to_upgrade, &pro).expect("upgrade");
         a.delete_customer(&customer).expect("delete");
-        refund
+        let paid = a
+            .attach_invoice_payment(&open_invoice, 100)
+            .expect("partial payment");
+        (refund, paid)
     });
     let out = extract(&sb, root.path(), KEY, now, &[]).await;
     let s = summary(&out);
@@ -397,6 +429,9 @@ async fn an_incremental_run_captures_exactly_the_changes() {
     );
     let (_, tombstone) = latest(root.path(), "customers", &customer);
     assert!(tombstone, "the deleted customer has no tombstone");
+    // Invoice payments are read through their invoice: the child's event re-fetched the parent.
+    let (payment, _) = latest(root.path(), "invoice_payments", &partial_payment);
+    assert_eq!(payment["invoice"], open_invoice.as_str());
     // Only the changes (and the overlap window's re-reads) were added.
     for (name, before) in first {
         let after = read_raw(root.path(), name).len();

@@ -287,6 +287,26 @@ async fn embedded_lists_continue_in_their_sub_lists() {
         assert_eq!(all[..10], embedded[..]);
         assert!(all.len() > 10);
     }
+    let open = invoices
+        .iter()
+        .find(|i| i["status"] == "open")
+        .and_then(|i| i["id"].as_str())
+        .expect("an open invoice")
+        .to_string();
+    sb.mutate(|a| {
+        for _ in 0..12 {
+            a.attach_invoice_payment(&open, 100).expect("attach");
+        }
+    });
+    let invoice = get(&sb, &format!("/v1/invoices/{open}?expand[]=payments")).await;
+    let embedded = ids(invoice["payments"]["data"].as_array().expect("payments"));
+    assert_eq!(
+        (embedded.len(), &invoice["payments"]["has_more"]),
+        (10, &Value::Bool(true))
+    );
+    let all = ids(&page_all(&sb, "/v1/invoice_payments", &format!("&invoice={open}"), 4).await);
+    assert_eq!(all[..10], embedded[..], "invoice payments: sub-list order");
+    assert!(all.len() > 12);
     let missing = get_with(&sb, "/v1/subscription_items", Some(support::KEY)).await;
     assert_eq!(
         (

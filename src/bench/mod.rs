@@ -220,5 +220,36 @@ pub async fn extract(args: BenchExtractArgs) -> std::io::Result<Value> {
         "latency_ms": latency,
         "sandbox_rate_limit": limit,
         "extractor_rate": rate,
+        "streams": per_stream(&summary),
     }))
+}
+
+/// Rows (with embedded children), requests and seconds per stream: where the requests went.
+fn per_stream(summary: &Value) -> Value {
+    let streams = summary["accounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|a| a["streams"].as_array().into_iter().flatten());
+    let mut out = serde_json::Map::new();
+    for s in streams {
+        let children: f64 = s["child_rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c[1].as_f64())
+            .sum();
+        let rows = s["rows"].as_f64().unwrap_or(0.0) + children;
+        let requests = s["requests"].as_f64().unwrap_or(0.0);
+        out.insert(
+            s["stream"].as_str().unwrap_or("?").to_string(),
+            json!({
+                "rows": rows,
+                "requests": requests,
+                "rows_per_request": rows / requests.max(1.0),
+                "seconds": s["duration_seconds"],
+            }),
+        );
+    }
+    Value::Object(out)
 }

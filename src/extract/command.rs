@@ -189,7 +189,9 @@ async fn run_accounts(
         part_target_bytes: cfg.extract.part_target_mb as usize * 1024 * 1024,
         stripe_version: cfg.stripe.stripe_version.clone(),
         streams: selected,
-        budget: super::SliceBudget::new(cfg.stripe.max_in_flight as usize),
+        // A slice between requests (decoding, writing, waiting on its sub-lists) holds no request
+        // slot: half as many slices again keep the slots busy.
+        budget: super::SliceBudget::new(cfg.stripe.max_in_flight as usize * 3 / 2),
     };
     let client_config = client_config(cfg, live);
     let accounts: Vec<Option<String>> = if cfg.stripe.accounts.is_empty() {

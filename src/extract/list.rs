@@ -18,6 +18,7 @@ use crate::stripe::{RequestStats, StripeClient, StripeError};
 /// A slice is not split below this span: a second of objects fits in a few pages.
 const MIN_SPLIT_SECONDS: i64 = 2;
 const PAGE: &str = "100";
+const PAGE_LEN: f64 = 100.0;
 
 /// Where one stream's rows go.
 pub struct Sink {
@@ -35,6 +36,8 @@ pub struct StreamCtx {
     pub children: HashMap<&'static str, Sink>,
     pub stats: RequestStats,
     pub pages: AtomicU64,
+    /// Pages of the stream's own list (not sub-lists or re-fetches).
+    list_pages: AtomicU64,
     /// Slices in flight across the whole account: splitting beyond the request slots only adds
     /// partial pages.
     pub budget: Arc<SliceBudget>,
@@ -73,11 +76,22 @@ impl StreamCtx {
             children,
             stats: RequestStats::default(),
             pages: AtomicU64::new(0),
+            list_pages: AtomicU64::new(0),
             budget,
             listed: track_listed.then(|| Mutex::new(HashSet::new())),
             changes: None,
             other_api_version: AtomicU64::new(0),
         }
+    }
+
+    /// Requests a slice still expects: its pages left, each with the sub-list requests this
+    /// stream's pages have needed so far (long invoices cost more than their one page).
+    fn requests_left(&self, lo: i64, t_first: i64, t_last: i64, page_len: usize) -> f64 {
+        const MAX_PAGES: f64 = 1e6;
+        let pages = (objects_left(lo, t_first, t_last, page_len) / PAGE_LEN).min(MAX_PAGES);
+        let list_pages = self.list_pages.load(Ordering::Relaxed).max(1) as f64;
+        let requests = self.stats.snapshot().0 as f64;
+        pages * (requests / list_pages).max(1.0)
     }
 
     fn base_query(&self) -> Vec<(String, String)> {
@@ -123,14 +137,23 @@ impl StreamCtx {
                 else {
                     continue;
                 };
-                let Some(def) = streams::by_object(kind) else {
+                let Some((def, parent_field)) = streams::changed_by(kind) else {
                     continue;
+                };
+                // A child changed: its parent is re-fetched, and brings the child with it.
+                let (id, kind) = match parent_field {
+                    None => (id, kind),
+                    Some(field) => match object[field].as_str() {
+                        Some(parent) => (parent, def.object),
+                        None => continue,
+                    },
                 };
                 // Only a deletion needs the last snapshot (for its tombstone); keeping every
                 // changed object of 30 days would make memory grow with the account.
-                let deletion = event["type"]
-                    .as_str()
-                    .is_some_and(|t| t.ends_with(".deleted"));
+                let deletion = parent_field.is_none()
+                    && event["type"]
+                        .as_str()
+                        .is_some_and(|t| t.ends_with(".deleted"));
                 let entry = map
                     .entry(def.name)
                     .or_default()
@@ -157,13 +180,14 @@ impl StreamCtx {
             };
             // Sub-lists of one page are fetched together (the client bounds what is in flight):
             // one after another, a page of long invoices would hold its slot at one request.
-            let lists = futures::future::try_join_all(
-                objects.iter().map(|p| self.complete_child_list(p, child)),
+            let rests = futures::future::try_join_all(
+                objects.iter().map(|p| self.rest_of_child_list(p, child)),
             )
             .await?;
-            let rows: Vec<_> = lists
+            let rows: Vec<_> = objects
                 .iter()
-                .flatten()
+                .zip(&rests)
+                .flat_map(|(parent, rest)| embedded(parent, child).iter().chain(rest))
                 .map(|item| sink.schema.row(item, &self.row_ctx, deleted))
                 .collect();
             send(sink, &rows).await?;
@@ -171,19 +195,21 @@ impl StreamCtx {
         Ok(())
     }
 
-    /// The embedded list's items, paged on through the sub-list only when it says `has_more`.
-    async fn complete_child_list(
+    /// The items after the embedded list's, paged through the sub-list when it says `has_more`
+    /// (the embedded ones are read in place: copying them cost more than decoding them).
+    async fn rest_of_child_list(
         &self,
         parent: &Value,
         child: &streams::ChildList,
     ) -> Result<Vec<Value>, ListError> {
         let list = &parent[child.field];
-        let mut items: Vec<Value> = list["data"].as_array().cloned().unwrap_or_default();
+        let mut items: Vec<Value> = Vec::new();
         let mut has_more = list["has_more"].as_bool().unwrap_or(false);
         let parent_id = parent["id"].as_str().unwrap_or_default();
         while has_more {
             let Some(last) = items
                 .last()
+                .or_else(|| embedded(parent, child).last())
                 .and_then(|i| i["id"].as_str())
                 .map(str::to_string)
             else {
@@ -200,16 +226,28 @@ impl StreamCtx {
                 }
                 None => child.path.replace("{id}", parent_id),
             };
-            let page = self
+            let mut page = self
                 .client
                 .get_counted(&path, &query, Some(&self.stats))
                 .await?;
             self.pages.fetch_add(1, Ordering::Relaxed);
-            items.extend(page["data"].as_array().cloned().unwrap_or_default());
             has_more = page["has_more"].as_bool().unwrap_or(false);
+            match page["data"].take() {
+                Value::Array(more) if !more.is_empty() => items.extend(more),
+                // An empty page that claims more would otherwise be asked for again and again.
+                _ => break,
+            }
         }
         Ok(items)
     }
+}
+
+/// The items a parent embeds for `child` (`invoice.lines.data`).
+fn embedded<'a>(parent: &'a Value, child: &streams::ChildList) -> &'a [Value] {
+    parent[child.field]["data"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
 }
 
 async fn send(sink: &Sink, rows: &[serde_json::Map<String, Value>]) -> Result<(), ListError> {
@@ -228,11 +266,22 @@ async fn send(sink: &Sink, rows: &[serde_json::Map<String, Value>]) -> Result<()
         .map_err(|_| ListError::Internal(format!("{}: the writer stopped", sink.schema.stream)))
 }
 
-/// How many slices may be in flight at once, shared by every stream of an account.
+/// How many slices may be in flight at once, shared by every stream of an account, and how a
+/// spare slot is given out: to a stream whose share of the slices is below its share of the
+/// requests still expected. First come, first served, the streams with most slices would take
+/// every freed slot, and the largest stream would finish last, alone, on a slice or two.
 #[derive(Debug)]
 pub struct SliceBudget {
-    pub active: AtomicUsize,
-    pub max: usize,
+    active: AtomicUsize,
+    max: usize,
+    load: Mutex<HashMap<&'static str, Load>>,
+}
+
+/// One stream's slices and the requests they still expect (revised after every page).
+#[derive(Debug, Default)]
+struct Load {
+    slices: usize,
+    requests_left: f64,
 }
 
 impl SliceBudget {
@@ -240,7 +289,52 @@ impl SliceBudget {
         Arc::new(SliceBudget {
             active: AtomicUsize::new(0),
             max: max.max(1),
+            load: Mutex::new(HashMap::new()),
         })
+    }
+
+    fn loads(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, Load>> {
+        self.load.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A slice of `stream` starts (an initial one, or a split).
+    fn start(&self, stream: &'static str) {
+        self.active.fetch_add(1, Ordering::Relaxed);
+        self.loads().entry(stream).or_default().slices += 1;
+    }
+
+    /// A slice ends, with the requests it last expected.
+    fn end(&self, stream: &'static str, expected: f64) {
+        self.active.fetch_sub(1, Ordering::Relaxed);
+        let mut loads = self.loads();
+        let load = loads.entry(stream).or_default();
+        load.slices = load.slices.saturating_sub(1);
+        load.requests_left = (load.requests_left - expected).max(0.0);
+    }
+
+    /// A slice's estimate of its remaining requests changed from `was` to `now`.
+    fn revise(&self, stream: &'static str, was: f64, now: f64) {
+        let mut loads = self.loads();
+        let load = loads.entry(stream).or_default();
+        load.requests_left = (load.requests_left + now - was).max(0.0);
+    }
+
+    /// Whether `stream` may take a spare slot for one more slice.
+    fn may_split(&self, stream: &'static str) -> bool {
+        if self.active.load(Ordering::Relaxed) >= self.max {
+            return false;
+        }
+        let loads = self.loads();
+        let total: f64 = loads.values().map(|l| l.requests_left).sum();
+        let Some(mine) = loads.get(stream) else {
+            return true;
+        };
+        if total <= 0.0 {
+            return true;
+        }
+        // Its fair number of slots, rounded up: one more slice while at or below it.
+        let fair = mine.requests_left / total * self.max as f64;
+        mine.slices as f64 <= fair.ceil()
     }
 }
 
@@ -255,7 +349,7 @@ pub async fn list(ctx: Arc<StreamCtx>, ranges: Vec<Slice>) -> Result<(), ListErr
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Slice>();
     let mut tasks: JoinSet<Result<(), ListError>> = JoinSet::new();
     for slice in ranges {
-        ctx.budget.active.fetch_add(1, Ordering::Relaxed);
+        ctx.budget.start(ctx.def.name);
         tasks.spawn(run_slice(ctx.clone(), slice, tx.clone()));
     }
     loop {
@@ -296,18 +390,24 @@ async fn run_slice(
     slice: Slice,
     spawn: tokio::sync::mpsc::UnboundedSender<Slice>,
 ) -> Result<(), ListError> {
-    let result = page_slice(&ctx, slice, &spawn).await;
-    ctx.budget.active.fetch_sub(1, Ordering::Relaxed);
+    let mut expected = 0.0;
+    let result = page_slice(&ctx, slice, &spawn, &mut expected).await;
+    ctx.budget.end(ctx.def.name, expected);
     result
 }
 
+/// `expected` is kept at the requests this slice still expects, for the budget.
 async fn page_slice(
     ctx: &StreamCtx,
     slice: Slice,
     spawn: &tokio::sync::mpsc::UnboundedSender<Slice>,
+    expected: &mut f64,
 ) -> Result<(), ListError> {
     let mut range = slice.range;
     let mut cursor: Option<String> = None;
+    // The previous page's rows (and its children's sub-lists) are written while the next page
+    // is fetched: a page of long invoices would otherwise hold its slice for two round trips.
+    let mut writing: Option<Emit<'_>> = None;
     loop {
         let mut query = ctx.base_query();
         query.push(("limit".into(), PAGE.into()));
@@ -318,54 +418,77 @@ async fn page_slice(
         if let Some(c) = &cursor {
             query.push(("starting_after".into(), c.clone()));
         }
-        let page = ctx
+        let fetch = ctx
             .client
-            .get_counted(ctx.def.path, &query, Some(&ctx.stats))
-            .await?;
+            .get_counted(ctx.def.path, &query, Some(&ctx.stats));
+        let mut page = match writing.take() {
+            Some(previous) => {
+                let (page, written) = tokio::join!(fetch, previous);
+                written?;
+                page?
+            }
+            None => fetch.await?,
+        };
         ctx.pages.fetch_add(1, Ordering::Relaxed);
-        let data = page["data"].as_array().cloned().unwrap_or_default();
-        ctx.emit(&data, false).await?;
+        ctx.list_pages.fetch_add(1, Ordering::Relaxed);
         let has_more = page["has_more"].as_bool().unwrap_or(false);
-        let Some(last) = data.last() else {
+        let data = match page["data"].take() {
+            Value::Array(objects) => objects,
+            _ => Vec::new(),
+        };
+        let (Some(first), Some(last)) = (data.first(), data.last()) else {
             return Ok(());
         };
-        if !has_more {
-            return Ok(());
-        }
         cursor = last["id"].as_str().map(str::to_string);
-        let first_created = data.first().and_then(|o| o["created"].as_i64());
+        let first_created = first["created"].as_i64();
         let last_created = last["created"].as_i64();
-        if let (Some((lo, hi)), Some(t_first), Some(t)) = (range, first_created, last_created)
-            && worth_splitting(lo, t_first, t, data.len())
-            && ctx.budget.active.load(Ordering::Relaxed) < ctx.budget.max
-        {
+        let page_len = data.len();
+        if !has_more {
+            return ctx.emit(&data, false).await;
+        }
+        writing = Some(Box::pin(async move { ctx.emit(&data, false).await }));
+        let (Some((lo, hi)), Some(t_first), Some(t)) = (range, first_created, last_created) else {
+            continue;
+        };
+        let left = ctx.requests_left(lo, t_first, t, page_len);
+        ctx.budget.revise(ctx.def.name, *expected, left);
+        *expected = left;
+        if worth_splitting(lo, t_first, t, page_len) && ctx.budget.may_split(ctx.def.name) {
             let mid = lo + (t - lo) / 2;
-            ctx.budget.active.fetch_add(1, Ordering::Relaxed);
-            if spawn
-                .send(Slice {
-                    range: Some((lo, mid)),
-                })
-                .is_err()
-            {
-                ctx.budget.active.fetch_sub(1, Ordering::Relaxed);
+            ctx.budget.start(ctx.def.name);
+            let half = Slice {
+                range: Some((lo, mid)),
+            };
+            if spawn.send(half).is_err() {
+                ctx.budget.end(ctx.def.name, 0.0);
             } else {
+                // The new slice reports its own estimate after its first page.
+                ctx.budget.revise(ctx.def.name, left, left / 2.0);
+                *expected = left / 2.0;
                 range = Some((mid, hi));
             }
         }
     }
 }
 
-/// Every slice ends on a partial page, so a split must leave each half a few pages: the page
-/// just read says how dense `created` is, which predicts what `[lo, t_last]` still holds.
+/// A page being written (its children completed) while the next one is fetched.
+type Emit<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ListError>> + Send + 'a>>;
+
+/// Objects `[lo, t_last]` still holds, predicted by how dense `created` was on the page just
+/// read (`page_len` objects from `t_first` down to `t_last`).
+fn objects_left(lo: i64, t_first: i64, t_last: i64, page_len: usize) -> f64 {
+    let page_span = (t_first - t_last).max(1) as f64;
+    (t_last - lo).max(0) as f64 * page_len as f64 / page_span
+}
+
+/// Every slice ends on a partial page, so a split must leave each half a few pages.
 fn worth_splitting(lo: i64, t_first: i64, t_last: i64, page_len: usize) -> bool {
     const MIN_PAGES_LEFT: f64 = 6.0;
-    let remaining_span = t_last - lo;
-    if remaining_span < MIN_SPLIT_SECONDS {
+    if t_last - lo < MIN_SPLIT_SECONDS {
         return false;
     }
-    let page_span = (t_first - t_last).max(1) as f64;
-    let expected_left = remaining_span as f64 * page_len as f64 / page_span;
-    expected_left >= MIN_PAGES_LEFT * page_len.max(1) as f64
+    objects_left(lo, t_first, t_last, page_len) >= MIN_PAGES_LEFT * page_len.max(1) as f64
 }
 
 /// Re-fetches changed objects with the stream's expansions; gone ones become tombstones built

@@ -70,7 +70,19 @@ pub async fn extract_account(
     let needs_events = parents.iter().any(|d| d.sync == Sync::Incremental);
     let mut changes = Changes::new();
     let mut events_fresh = false;
-    if needs_events {
+    let mut handles: Vec<JoinHandle<StreamOutcome>> = Vec::new();
+    if needs_events && !event_cursor_fresh(storage, plan, &account).await {
+        // Every stream is backfilled and needs no changes: the events list alongside them.
+        let (storage, client, plan, account) = (
+            storage.clone(),
+            client.clone(),
+            plan.clone(),
+            account.clone(),
+        );
+        handles.push(tokio::spawn(async move {
+            run_events(&storage, &client, &plan, &account).await.0
+        }));
+    } else if needs_events {
         let (outcome, collected, fresh) = run_events(storage, client, plan, &account).await;
         if let Some(Failure::Auth(_)) = &outcome.failure {
             return Err(StripeError::Auth {
@@ -82,7 +94,6 @@ pub async fn extract_account(
         changes = collected;
         outcomes.push(outcome);
     }
-    let mut handles: Vec<JoinHandle<StreamOutcome>> = Vec::new();
     for def in parents.into_iter().filter(|d| d.name != "events") {
         let (storage, client, plan, account) = (
             storage.clone(),
@@ -172,7 +183,10 @@ fn open_sink(
         plan.run_id.clone(),
         schema.arrow.clone(),
         plan.part_target_bytes,
-    );
+    )
+    .with_row_group_bytes(crate::storage::parquet::row_group_bytes_for(
+        plan.streams.len(),
+    ));
     let task = tokio::spawn(async move {
         while let Some(batch) = rx.recv().await {
             writer.write(&batch).await?;
@@ -189,6 +203,16 @@ fn open_sink(
     ))
 }
 
+/// Whether the events since the last run can bring every stream up to date (else they are all
+/// re-backfilled).
+async fn event_cursor_fresh(storage: &Storage, plan: &Plan, account: &str) -> bool {
+    let previous = state::load(storage, account, "events").await.ok().flatten();
+    !plan.full_refresh
+        && previous
+            .and_then(|s| s.events_cursor)
+            .is_some_and(|c| c >= plan.now - EVENT_RETENTION_GUARD)
+}
+
 /// The events stream: its rows, plus which objects changed (for the other streams).
 async fn run_events(
     storage: &Storage,
@@ -201,7 +225,7 @@ async fn run_events(
     let previous = state::load(storage, account, def.name).await.ok().flatten();
     let hi = plan.until.min(plan.now - plan.event_lag);
     let cursor = previous.as_ref().and_then(|s| s.events_cursor);
-    let fresh = !plan.full_refresh && cursor.is_some_and(|c| c >= plan.now - EVENT_RETENTION_GUARD);
+    let fresh = event_cursor_fresh(storage, plan, account).await;
     let (lo, mode, reason) = match cursor {
         _ if plan.full_refresh => (
             plan.now - 30 * DAY,

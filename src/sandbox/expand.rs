@@ -78,19 +78,37 @@ fn special(value: &Value, field: &str, account: &Account) -> Option<Value> {
         }
         ("charge", "refunds") => {
             let id = value["id"].as_str()?;
-            let refunds = account.store.table(Kind::Refund);
-            let all: Vec<Value> = refunds
-                .children_of(id)
-                .filter_map(|o| serde_json::from_str(&o.json).ok())
-                .collect();
-            let has_more = all.len() > EMBEDDED_LIMIT;
-            let data: Vec<Value> = all.into_iter().take(EMBEDDED_LIMIT).collect();
-            Some(
-                json!({"object": "list", "data": data, "has_more": has_more, "url": format!("/v1/charges/{id}/refunds")}),
-            )
+            Some(embedded_list(
+                account,
+                Kind::Refund,
+                id,
+                format!("/v1/charges/{id}/refunds"),
+            ))
+        }
+        ("invoice", "payments") => {
+            let id = value["id"].as_str()?;
+            Some(embedded_list(
+                account,
+                Kind::InvoicePayment,
+                id,
+                format!("/v1/invoice_payments?invoice={id}"),
+            ))
         }
         _ => None,
     }
+}
+
+/// A parent's children as Stripe embeds them: the first few, `has_more`, and where the rest are.
+fn embedded_list(account: &Account, kind: Kind, parent: &str, url: String) -> Value {
+    let all: Vec<Value> = account
+        .store
+        .table(kind)
+        .children_of(parent)
+        .filter_map(|o| serde_json::from_str(&o.json).ok())
+        .collect();
+    let has_more = all.len() > EMBEDDED_LIMIT;
+    let data: Vec<Value> = all.into_iter().take(EMBEDDED_LIMIT).collect();
+    json!({"object": "list", "data": data, "has_more": has_more, "url": url})
 }
 
 fn resolve(target: &mut Value, field: &str, account: &Account) {

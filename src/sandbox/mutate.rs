@@ -146,6 +146,30 @@ impl Account {
         Ok(())
     }
 
+    /// Attaches a paid partial payment to an invoice, as paying part of an open invoice does:
+    /// Stripe announces it with `invoice_payment.paid` alone; returns the invoice payment id.
+    pub fn attach_invoice_payment(
+        &mut self,
+        invoice_id: &str,
+        amount: i64,
+    ) -> Result<String, MutateError> {
+        let (_, invoice) = self.load(Kind::Invoice, invoice_id)?;
+        let now = self.config.now;
+        let id = self.new_id("inpay_1");
+        let payment = json!({
+            "id": id, "object": "invoice_payment", "amount_paid": amount, "amount_requested": amount,
+            "created": now, "currency": invoice["currency"], "invoice": invoice_id, "is_default": false,
+            "livemode": self.config.livemode,
+            "payment": {"payment_intent": self.new_id("pi_3"), "type": "payment_intent"},
+            "status": "paid", "status_transitions": {"canceled_at": null, "paid_at": now},
+        });
+        self.store
+            .table_mut(Kind::InvoicePayment)
+            .upsert(Obj::new(id.clone(), now, &payment).parent(Some(invoice_id)));
+        self.record_event("invoice_payment.paid", &payment, None);
+        Ok(id)
+    }
+
     /// Deletes a customer: retrieves then answer with Stripe's deleted stub.
     pub fn delete_customer(&mut self, customer_id: &str) -> Result<(), MutateError> {
         let (mut obj, customer) = self.load(Kind::Customer, customer_id)?;

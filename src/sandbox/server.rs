@@ -579,6 +579,9 @@ fn serve(
                     )
                 })?;
                 table.list_children(sub, limit, params.cursor()?)
+            } else if let (Kind::InvoicePayment, Some(invoice)) = (*kind, params.get("invoice")) {
+                // One invoice's payments continue its embedded `payments` list, in its order.
+                table.list_children(invoice, limit, params.cursor()?)
             } else {
                 let filters = filters(*kind, params);
                 table.list(limit, params.cursor()?, params.created()?, &|o| {

@@ -14,6 +14,15 @@ use super::{Storage, StorageError};
 
 /// Row groups close at this size or row count, whichever comes first: memory stays bounded.
 const ROW_GROUP_BYTES: usize = 8 * 1024 * 1024;
+/// What the open row groups of writers working at once may hold together (an extraction writes
+/// every stream at once: the row groups were most of its memory).
+const CONCURRENT_ROW_GROUPS_BYTES: usize = 80 * 1024 * 1024;
+
+/// The row-group size for one of `writers` writers open at once: within the shared budget,
+/// but never so small that readers pay for thousands of row groups.
+pub fn row_group_bytes_for(writers: usize) -> usize {
+    (CONCURRENT_ROW_GROUPS_BYTES / writers.max(1)).clamp(2 * 1024 * 1024, 16 * 1024 * 1024)
+}
 /// Upload buffer per open part: S3's minimum multipart part size, so memory stays small while
 /// every stream of an account writes at once.
 const UPLOAD_BUFFER_BYTES: usize = 5 * 1024 * 1024;
@@ -26,21 +35,25 @@ pub struct PartWriter {
     run_id: String,
     schema: SchemaRef,
     target_bytes: usize,
+    row_group_bytes: usize,
     current: Option<(String, AsyncArrowWriter<BufWriter>, u64)>,
     next_part: u32,
     files: Vec<FileEntry>,
 }
 
-fn props() -> WriterProperties {
+fn props(row_group_bytes: usize) -> WriterProperties {
     // Min/max of `_raw` would be whole JSON objects, kept per page until the part closes: no
     // statistics there, and short ones elsewhere, so memory does not grow with the file.
+    // Nor a dictionary: every `_raw` is unique, so trying one per row group only hashes
+    // megabytes of JSON before falling back to plain encoding.
     WriterProperties::builder()
         .set_column_statistics_enabled(ColumnPath::from("_raw"), EnabledStatistics::None)
+        .set_column_dictionary_enabled(ColumnPath::from("_raw"), false)
         .set_statistics_truncate_length(Some(64))
         .set_column_index_truncate_length(Some(64))
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
+        .set_max_row_group_bytes(Some(row_group_bytes))
         .build()
 }
 
@@ -58,10 +71,17 @@ impl PartWriter {
             run_id,
             schema,
             target_bytes,
+            row_group_bytes: ROW_GROUP_BYTES,
             current: None,
             next_part: 0,
             files: Vec::new(),
         }
+    }
+
+    /// Row groups of this size instead of the default (see `row_group_bytes_for`).
+    pub fn with_row_group_bytes(mut self, bytes: usize) -> PartWriter {
+        self.row_group_bytes = bytes;
+        self
     }
 
     fn err(path: &str, e: impl std::fmt::Display) -> StorageError {
@@ -101,8 +121,12 @@ impl PartWriter {
                 self.storage.path(&rel),
                 UPLOAD_BUFFER_BYTES,
             );
-            let writer = AsyncArrowWriter::try_new(object, self.schema.clone(), Some(props()))
-                .map_err(|e| Self::err(&rel, e))?;
+            let writer = AsyncArrowWriter::try_new(
+                object,
+                self.schema.clone(),
+                Some(props(self.row_group_bytes)),
+            )
+            .map_err(|e| Self::err(&rel, e))?;
             self.current = Some((rel, writer, 0));
         }
         Ok(())
