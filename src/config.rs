@@ -124,7 +124,7 @@ impl Default for StripeConfig {
             accounts: Vec::new(),
             allow_secret_key: false,
             max_requests_per_second: None,
-            max_in_flight: 16,
+            max_in_flight: 24,
             timeout_seconds: 30,
             max_retries: 8,
         }

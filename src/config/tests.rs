@@ -264,7 +264,7 @@ fn precedence_flags_over_file_over_defaults() {
     let from_file = parse_str(file, "pipeline.toml", &none()).expect("valid file");
     assert_eq!(from_file.storage.url, "memory://");
     assert_eq!(from_file.stripe.stripe_version, "2025-01-27.acacia");
-    assert_eq!(from_file.stripe.max_in_flight, 16);
+    assert_eq!(from_file.stripe.max_in_flight, 24);
     let merged = parse_str(file, "pipeline.toml", &flags).expect("valid overrides");
     assert_eq!(merged.storage.url, "s3://bucket/lake");
     assert_eq!(merged.extract.streams, ["charges"]);

@@ -190,8 +190,8 @@ async fn run_accounts(
         stripe_version: cfg.stripe.stripe_version.clone(),
         streams: selected,
         // A slice between requests (decoding, writing, waiting on its sub-lists) holds no request
-        // slot: half as many slices again keep the slots busy.
-        budget: super::SliceBudget::new(cfg.stripe.max_in_flight as usize * 3 / 2),
+        // slot: a quarter more slices than slots keep the slots busy.
+        budget: super::SliceBudget::new(cfg.stripe.max_in_flight as usize * 5 / 4),
     };
     let client_config = client_config(cfg, live);
     let accounts: Vec<Option<String>> = if cfg.stripe.accounts.is_empty() {

@@ -110,8 +110,10 @@ impl StreamCtx {
         q
     }
 
-    /// Decodes objects (and their embedded children) into the sinks.
-    pub async fn emit(&self, objects: &[Value], deleted: bool) -> Result<(), ListError> {
+    /// Decodes objects (and their embedded children) into the sinks. The objects are dropped
+    /// before any sub-list is fetched: a page of expanded invoices is megabytes of JSON values,
+    /// and a slice may wait on its sub-lists while the next page arrives.
+    pub async fn emit(&self, objects: Vec<Value>, deleted: bool) -> Result<(), ListError> {
         if objects.is_empty() {
             return Ok(());
         }
@@ -120,6 +122,7 @@ impl StreamCtx {
             .map(|o| self.sink.schema.row(o, &self.row_ctx, deleted))
             .collect();
         send(&self.sink, &rows).await?;
+        drop(rows);
         if self.def.name == "events" {
             let pinned = self.row_ctx.stripe_version.as_str();
             let other = objects
@@ -131,7 +134,7 @@ impl StreamCtx {
         }
         if let Some(changes) = &self.changes {
             let mut map = changes.lock().unwrap_or_else(|e| e.into_inner());
-            for event in objects {
+            for event in &objects {
                 let object = &event["data"]["object"];
                 let (Some(kind), Some(id)) = (object["object"].as_str(), object["id"].as_str())
                 else {
@@ -174,20 +177,45 @@ impl StreamCtx {
                     .filter_map(|o| o["id"].as_str().map(str::to_string)),
             );
         }
+        // Embedded children become rows now; where a list goes on, only its parent's id and its
+        // last item's id are kept for the sub-list.
+        let mut unfinished: Vec<(&streams::ChildList, String, String)> = Vec::new();
         for child in self.def.children {
             let Some(sink) = self.children.get(child.stream) else {
                 continue;
             };
-            // Sub-lists of one page are fetched together (the client bounds what is in flight):
-            // one after another, a page of long invoices would hold its slot at one request.
-            let rests = futures::future::try_join_all(
-                objects.iter().map(|p| self.rest_of_child_list(p, child)),
-            )
-            .await?;
             let rows: Vec<_> = objects
                 .iter()
+                .flat_map(|parent| embedded(parent, child))
+                .map(|item| sink.schema.row(item, &self.row_ctx, deleted))
+                .collect();
+            send(sink, &rows).await?;
+            unfinished.extend(objects.iter().filter_map(|parent| {
+                if parent[child.field]["has_more"].as_bool() != Some(true) {
+                    return None;
+                }
+                let last = embedded(parent, child).last()?["id"].as_str()?;
+                Some((child, parent["id"].as_str()?.to_string(), last.to_string()))
+            }));
+        }
+        drop(objects);
+        // Sub-lists of one page are fetched together (the client bounds what is in flight):
+        // one after another, a page of long invoices would hold its slot at one request.
+        let rests = futures::future::try_join_all(
+            unfinished
+                .iter()
+                .map(|(child, parent, last)| self.rest_of_child_list(child, parent, last)),
+        )
+        .await?;
+        for child in self.def.children {
+            let Some(sink) = self.children.get(child.stream) else {
+                continue;
+            };
+            let rows: Vec<_> = unfinished
+                .iter()
                 .zip(&rests)
-                .flat_map(|(parent, rest)| embedded(parent, child).iter().chain(rest))
+                .filter(|((c, _, _), _)| c.stream == child.stream)
+                .flat_map(|(_, rest)| rest)
                 .map(|item| sink.schema.row(item, &self.row_ctx, deleted))
                 .collect();
             send(sink, &rows).await?;
@@ -195,22 +223,19 @@ impl StreamCtx {
         Ok(())
     }
 
-    /// The items after the embedded list's, paged through the sub-list when it says `has_more`
-    /// (the embedded ones are read in place: copying them cost more than decoding them).
+    /// The items of `parent`'s list after `last` (the last one it embedded), through the sub-list.
     async fn rest_of_child_list(
         &self,
-        parent: &Value,
         child: &streams::ChildList,
+        parent_id: &str,
+        last: &str,
     ) -> Result<Vec<Value>, ListError> {
-        let list = &parent[child.field];
         let mut items: Vec<Value> = Vec::new();
-        let mut has_more = list["has_more"].as_bool().unwrap_or(false);
-        let parent_id = parent["id"].as_str().unwrap_or_default();
+        let mut has_more = true;
         while has_more {
             let Some(last) = items
                 .last()
-                .or_else(|| embedded(parent, child).last())
-                .and_then(|i| i["id"].as_str())
+                .map_or(Some(last), |i| i["id"].as_str())
                 .map(str::to_string)
             else {
                 break;
@@ -444,9 +469,9 @@ async fn page_slice(
         let last_created = last["created"].as_i64();
         let page_len = data.len();
         if !has_more {
-            return ctx.emit(&data, false).await;
+            return ctx.emit(data, false).await;
         }
-        writing = Some(Box::pin(async move { ctx.emit(&data, false).await }));
+        writing = Some(Box::pin(async move { ctx.emit(data, false).await }));
         let (Some((lo, hi)), Some(t_first), Some(t)) = (range, first_created, last_created) else {
             continue;
         };
@@ -542,16 +567,40 @@ pub async fn refetch(ctx: Arc<StreamCtx>, changed: Vec<(String, Value)>) -> Resu
             live.push(object)
         }
         if live.len() >= 100 {
-            ctx.emit(&std::mem::take(&mut live), false).await?;
+            ctx.emit(std::mem::take(&mut live), false).await?;
         }
     }
-    ctx.emit(&live, false).await?;
-    ctx.emit(&gone, true).await
+    ctx.emit(live, false).await?;
+    ctx.emit(gone, true).await
 }
 
 #[cfg(test)]
 mod tests {
-    use super::worth_splitting;
+    use super::{SliceBudget, worth_splitting};
+
+    #[test]
+    fn a_spare_slice_goes_to_the_stream_furthest_behind_its_share() {
+        let budget = SliceBudget::new(8);
+        for stream in ["invoices", "charges", "charges", "charges"] {
+            budget.start(stream);
+        }
+        // Invoices expect 900 of the 1,000 requests left on one slice of four: fair is 7.2.
+        budget.revise("invoices", 0.0, 900.0);
+        budget.revise("charges", 0.0, 100.0);
+        assert!(budget.may_split("invoices"));
+        // Charges hold three slices for a tenth of the work (fair 0.8, rounded up to 1).
+        assert!(!budget.may_split("charges"));
+        // A full budget gives nothing, even to the stream furthest behind.
+        for _ in 0..4 {
+            budget.start("invoices");
+        }
+        assert!(!budget.may_split("invoices"));
+        // Slices that end return their slots and their expected requests.
+        budget.end("charges", 50.0);
+        budget.end("charges", 50.0);
+        assert!(budget.may_split("invoices"));
+        assert!(!budget.may_split("charges"), "charges expect nothing more");
+    }
 
     #[test]
     fn splits_only_when_each_half_keeps_several_pages() {

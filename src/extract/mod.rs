@@ -556,5 +556,5 @@ async fn snapshot(ctx: &StreamCtx, account_object: Option<Value>) -> Result<(), 
                 .await?
         }
     };
-    ctx.emit(&[object], false).await
+    ctx.emit(vec![object], false).await
 }

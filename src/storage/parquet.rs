@@ -16,7 +16,7 @@ use super::{Storage, StorageError};
 const ROW_GROUP_BYTES: usize = 8 * 1024 * 1024;
 /// What the open row groups of writers working at once may hold together (an extraction writes
 /// every stream at once: the row groups were most of its memory).
-const CONCURRENT_ROW_GROUPS_BYTES: usize = 80 * 1024 * 1024;
+const CONCURRENT_ROW_GROUPS_BYTES: usize = 40 * 1024 * 1024;
 
 /// The row-group size for one of `writers` writers open at once: within the shared budget,
 /// but never so small that readers pay for thousands of row groups.
