@@ -53,6 +53,8 @@ pub struct Config {
     pub transform: TransformConfig,
     pub visitors: VisitorsConfig,
     pub run: RunConfig,
+    /// Set by global flags only, never by the file.
+    pub runtime: RuntimeConfig,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +114,35 @@ pub struct VisitorsConfig {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunConfig {
     pub exit_99_when_nothing_to_do: bool,
+}
+
+/// How this process runs, from global flags (and their environment variables) only: tests and
+/// replays pin the clock and shorten the retry delay; Airflow turns the progress line off.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeConfig {
+    /// The run's clock (Unix seconds): `--now` / `STRIPELAKE_NOW`; `None` = the real time.
+    pub now: Option<i64>,
+    /// First retry delay: `--retry-base-ms` / `STRIPELAKE_RETRY_BASE_MS` (default 500).
+    pub retry_base_ms: u64,
+    /// The terminal progress line (`--no-progress` / `STRIPELAKE_NO_PROGRESS` turn it off).
+    pub progress: bool,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            now: None,
+            retry_base_ms: 500,
+            progress: true,
+        }
+    }
+}
+
+impl RuntimeConfig {
+    /// The run's clock.
+    pub fn now(&self) -> i64 {
+        self.now.unwrap_or_else(|| chrono::Utc::now().timestamp())
+    }
 }
 
 impl Default for StripeConfig {

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use arrow::datatypes::{DataType, Schema, TimeUnit};
 
-use crate::schema::StreamSchema;
+use crate::stripe::schema::StreamSchema;
 use crate::stripe::streams::{STREAMS, Sync};
 use crate::transform::models::{Layer, Model};
 
@@ -37,13 +37,13 @@ pub fn column_docs(sql: &str) -> Vec<(String, String)> {
     out
 }
 
-/// The paragraph above `-- Columns:`.
+/// The paragraph above `-- Columns:` (without the grain line, shown on its own).
 fn summary(sql: &str) -> String {
     sql.lines()
         .map_while(|l| l.strip_prefix("--"))
         .take_while(|l| l.trim() != "Columns:")
         .map(str::trim)
-        .filter(|l| !l.is_empty())
+        .filter(|l| !l.is_empty() && !l.starts_with("unique:"))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -101,9 +101,14 @@ pub fn tables_markdown(marts: &[(&Model, &Schema)]) -> Result<String, String> {
                 model.file
             ));
         }
+        let grain = model
+            .unique
+            .as_ref()
+            .map(|g| format!(" One row per `{g}`."))
+            .unwrap_or_default();
         let _ = write!(
             md,
-            "\n### `{}`\n\n{} (`sql/{}`)\n\n| column | type | meaning |\n|---|---|---|\n",
+            "\n### `{}`\n\n{} (`sql/{}`){grain}\n\n| column | type | meaning |\n|---|---|---|\n",
             model.name,
             summary(&model.sql),
             model.file

@@ -1,8 +1,15 @@
 //! stripelake: a read-only Stripe key in, a revenue lake out.
 //!
-//! Stages (see `../shared/DESIGN.md`): `config` resolves settings, `sandbox` is the
-//! Stripe-compatible test account, `cli` wires the subcommands. Extraction, transform and
-//! visitor loading land in their own modules as they are built.
+//! Layers, each importing only those above it in this list (a test checks that no module
+//! imports one that imports it back):
+//! * `config` (pipeline.toml + flags + environment), `storage` (object stores, the lake's
+//!   tables, manifests and state), `stripe` (client, key rules, stream registry, schemas);
+//! * the stages: `extract` (Stripe → raw tables), `visitors` (web-analytics exports → raw
+//!   visitor events), `transform` (the SQL models of `sql/` → marts, and `query`);
+//! * `error` (typed errors and their exit codes), `pipeline` (which stages a command runs, the
+//!   verdict, the run summary, and the commands that are not stages), `cli` (clap types);
+//! * beside them: `sandbox` (the Stripe-compatible account, its oracle), `bench`, `docs`,
+//!   `telemetry`.
 
 #![recursion_limit = "256"]
 
@@ -12,9 +19,8 @@ pub mod config;
 pub mod docs;
 pub mod error;
 pub mod extract;
-pub mod keys;
+pub mod pipeline;
 pub mod sandbox;
-pub mod schema;
 pub mod storage;
 pub mod stripe;
 pub mod telemetry;

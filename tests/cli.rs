@@ -65,7 +65,7 @@ fn the_documented_pipeline_toml_loads_cleanly() {
     let summary: serde_json::Value =
         serde_json::from_str(stdout.lines().last().expect("a summary line")).expect("JSON summary");
     // An empty lake builds every model, empty: nothing fails, nothing is invented.
-    let models = summary["models"].as_array().expect("models");
+    let models = summary["transform"]["models"].as_array().expect("models");
     assert!(models.iter().all(|m| m["status"] == "ok"), "{summary}");
     let marts = models.iter().filter(|m| m["layer"] == "mart");
     assert!(marts.clone().all(|m| m["rows"] == 0), "{summary}");

@@ -218,9 +218,10 @@ async fn faults_and_429s_leave_the_tables_equal_to_a_clean_run() {
         "{stats:?}"
     );
     assert!(
-        s["totals"]["retries"].as_u64() > Some(0) && s["totals"]["rate_limited"].as_u64() > Some(0),
+        s["extract"]["totals"]["retries"].as_u64() > Some(0)
+            && s["extract"]["totals"]["rate_limited"].as_u64() > Some(0),
         "{}",
-        s["totals"]
+        s["extract"]["totals"]
     );
     assert!(
         tables(clean.path()) == tables(faulty.path()),
@@ -400,7 +401,10 @@ async fn an_incremental_run_captures_exactly_the_changes() {
     let out = extract(&sb, root.path(), KEY, now, &[]).await;
     let s = summary(&out);
     assert_eq!(out.status.code(), Some(0), "{s}");
-    for stream in s["accounts"][0]["streams"].as_array().expect("streams") {
+    for stream in s["extract"]["accounts"][0]["streams"]
+        .as_array()
+        .expect("streams")
+    {
         let expected_mode = match stream["stream"].as_str() {
             Some("products" | "prices" | "plans" | "coupons") => "full_refresh",
             Some("balance" | "account") => "snapshot",
@@ -470,7 +474,9 @@ async fn a_cursor_older_than_stripes_event_retention_triggers_a_reported_rebackf
     let out = extract(&sb, root.path(), KEY, NOW, &[]).await;
     let s = summary(&out);
     assert_eq!(out.status.code(), Some(0), "{s}");
-    let streams = s["accounts"][0]["streams"].as_array().expect("streams");
+    let streams = s["extract"]["accounts"][0]["streams"]
+        .as_array()
+        .expect("streams");
     let events = streams
         .iter()
         .find(|x| x["stream"] == "events")
@@ -520,7 +526,9 @@ async fn a_bad_key_exits_3_and_a_missing_permission_fails_only_its_streams() {
     let out = extract(&sb, root.path(), limited, NOW, &[]).await;
     let s = summary(&out);
     assert_eq!(out.status.code(), Some(4), "{s}");
-    let streams = s["accounts"][0]["streams"].as_array().expect("streams");
+    let streams = s["extract"]["accounts"][0]["streams"]
+        .as_array()
+        .expect("streams");
     for stream in streams {
         let name = stream["stream"].as_str().unwrap_or_default();
         if name == "charges" || name == "refunds" {
@@ -636,7 +644,7 @@ async fn secret_and_publishable_keys_are_refused_with_an_explanation() {
 async fn every_registered_stream_has_a_schema_sandbox_support_and_its_permission() {
     let sb = support::start(1, 0.05).await;
     for def in STREAMS {
-        stripelake::schema::StreamSchema::parse(def.name, def.schema)
+        stripelake::stripe::schema::StreamSchema::parse(def.name, def.schema)
             .unwrap_or_else(|e| panic!("{e}"));
         let path = match def.sync {
             Sync::Child => continue,
@@ -692,7 +700,7 @@ async fn connect_accounts_are_extracted_under_their_own_paths_and_cursors() {
     .await;
     let s = summary(&out);
     assert_eq!(out.status.code(), Some(0), "{s}");
-    assert_eq!(s["accounts"][0]["account"], account.as_str());
+    assert_eq!(s["extract"]["accounts"][0]["account"], account.as_str());
     assert!(
         root.path()
             .join(format!("raw/charges/account={account}"))
@@ -752,7 +760,7 @@ async fn json_logs_are_one_object_per_line_for_airflow() {
 async fn events_in_another_api_version_are_counted_and_reported() {
     let sb = support::start(1, 0.05).await;
     let events_of = |s: &Value| {
-        s["accounts"][0]["streams"]
+        s["extract"]["accounts"][0]["streams"]
             .as_array()
             .expect("streams")
             .iter()

@@ -16,6 +16,10 @@ mod docs;
 mod extract;
 /// Keys: check, key-link, and a canary key that never appears anywhere.
 mod keys;
+/// The source tree: no module imports one that imports it back.
+mod modules;
+/// `run` when parts fail: one summary, printed and written, with the process's exit code.
+mod pipeline;
 /// The generated account: coherent, complete for every lifecycle, deterministic by seed.
 mod sandbox_account;
 /// Auth, restricted-key permissions, modes, rate limiting and injected faults.

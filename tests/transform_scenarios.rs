@@ -10,10 +10,10 @@ use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use chrono::NaiveDate;
 use serde_json::Value;
-use stripelake::schema::{RowContext, StreamSchema};
 use stripelake::storage::Storage;
 use stripelake::storage::manifest::{self, Change};
 use stripelake::storage::parquet::PartWriter;
+use stripelake::stripe::schema::{RowContext, StreamSchema};
 use stripelake::stripe::streams;
 use stripelake::transform::{self, Params, money::Ratio};
 
@@ -315,6 +315,56 @@ async fn a_broken_identity_fails_its_check() {
         outcomes.iter().filter(|o| o.status != "ok").count() == 1,
         "only the check fails: {outcomes:#?}"
     );
+}
+
+/// A mart whose rows repeat its declared grain fails, says which key and value, and is never
+/// committed: the previous version and its files stay as they were.
+#[tokio::test]
+async fn a_mart_that_breaks_its_grain_is_not_committed() {
+    let text = std::fs::read_to_string(format!("{DIR}/33_revenue_refunds.json")).expect("read");
+    let scenario: Value = serde_json::from_str(&text).expect("json");
+    let storage = Storage::open("memory://", &Default::default()).expect("memory store");
+    let objects: BTreeMap<String, Vec<Value>> =
+        serde_json::from_value(scenario["objects"].clone()).expect("objects");
+    load_objects(&storage, &objects, 1_772_800_000).await;
+    let params = scenario_params(&scenario["params"], None);
+    let wanted = ["revenue_daily".to_string()];
+    let honest = transform::models::embedded().expect("models");
+    let (_, first) = transform::build_models(&storage, &params, honest, &wanted, "t1", false)
+        .await
+        .expect("transform");
+    assert!(first.iter().all(|o| o.status == "ok"), "{first:#?}");
+    let mart = stripelake::storage::Table::mart(&storage, "revenue_daily");
+    let committed = mart.latest().await.expect("read").expect("committed");
+
+    let mut models = transform::models::embedded().expect("models");
+    let daily = models
+        .iter_mut()
+        .find(|m| m.name == "revenue_daily")
+        .expect("revenue_daily");
+    daily.sql = format!(
+        "SELECT * FROM ({0}\n) a UNION ALL SELECT * FROM ({0}\n) b",
+        daily.sql
+    );
+    let (_, second) = transform::build_models(&storage, &params, models, &wanted, "t2", false)
+        .await
+        .expect("transform");
+    let failed = second
+        .iter()
+        .find(|o| o.model == "revenue_daily")
+        .expect("revenue_daily ran");
+    let error = failed.error.as_deref().unwrap_or_default();
+    assert_eq!(failed.status, "failed", "{failed:?}");
+    assert!(
+        error.starts_with("model `revenue_daily` (sql/marts/revenue_daily.sql) failed: declares `-- unique: date, currency` but date = ")
+            && error.contains(", currency = ")
+            && error.contains(" appears 2 times"),
+        "{error}"
+    );
+    assert_eq!(mart.latest().await.expect("read"), Some(committed.clone()));
+    let on_disk = storage.list("marts/revenue_daily/").await.expect("list");
+    let listed: Vec<String> = committed.files.iter().map(|f| f.path.clone()).collect();
+    assert_eq!(on_disk, listed, "the refused version's files are gone");
 }
 
 /// The scenario names of a directory (its `*.json` files), sorted: each must have a test.

@@ -105,9 +105,17 @@ fn a_mixed_file_loads_its_good_rows_and_quarantines_each_bad_one() {
     let out = load(dir.path(), None, "events.csv");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let s = summary(&out);
-    assert_eq!(s["status"], "partial", "{s}");
-    assert_eq!(s["visitors"]["refused"][0]["bad_rows"], 4, "{s}");
-    assert_eq!(s["visitors"]["rows"], 0, "{s}");
+    // Nothing of the only file committed: the stage failed (exit 1, the file's fault).
+    assert_eq!(
+        (&s["status"], &s["exit_code"]),
+        (&"failed".into(), &1.into()),
+        "{s}"
+    );
+    assert_eq!(
+        s["load_visitors"]["visitors"]["refused"][0]["bad_rows"], 4,
+        "{s}"
+    );
+    assert_eq!(s["load_visitors"]["visitors"]["rows"], 0, "{s}");
     let err = text(&out.stderr);
     assert!(err.contains("max_bad_row_ratio"), "{err}");
     assert!(
@@ -129,8 +137,8 @@ fn a_mixed_file_loads_its_good_rows_and_quarantines_each_bad_one() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let s = summary(&out);
-    assert_eq!(s["visitors"]["rows"], 3, "{s}");
-    assert_eq!(s["visitors"]["bad_rows"], 4, "{s}");
+    assert_eq!(s["load_visitors"]["visitors"]["rows"], 3, "{s}");
+    assert_eq!(s["load_visitors"]["visitors"]["bad_rows"], 4, "{s}");
     let records = quarantine(dir.path());
     // Both loads quarantined the same four rows; the last four are this load's.
     assert_eq!(records.len(), 8, "{records:?}");
@@ -215,7 +223,7 @@ fn a_missing_required_column_names_the_file_and_column() {
         "export.csv",
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(summary(&out)["visitors"]["rows"], 1);
+    assert_eq!(summary(&out)["load_visitors"]["visitors"]["rows"], 1);
 }
 
 #[test]
@@ -236,15 +244,21 @@ fn each_file_loads_once_and_a_changed_file_is_loaded_again() {
     let first = summary(&load(dir.path(), None, source));
     assert_eq!(
         (
-            &first["visitors"]["files_loaded"],
-            &first["visitors"]["rows"]
+            &first["load_visitors"]["visitors"]["files_loaded"],
+            &first["load_visitors"]["visitors"]["rows"]
         ),
         (&Value::from(2), &Value::from(3)),
         "{first}"
     );
     let again = summary(&load(dir.path(), None, source));
-    assert_eq!(again["visitors"]["files_loaded"], 0, "{again}");
-    assert_eq!(again["visitors"]["files_unchanged"], 2, "{again}");
+    assert_eq!(
+        again["load_visitors"]["visitors"]["files_loaded"], 0,
+        "{again}"
+    );
+    assert_eq!(
+        again["load_visitors"]["visitors"]["files_unchanged"], 2,
+        "{again}"
+    );
     // Airflow's skip: exit 99 when asked for and nothing was new.
     let skip = load(
         dir.path(),
@@ -257,8 +271,11 @@ fn each_file_loads_once_and_a_changed_file_is_loaded_again() {
     // A re-export of day 2 with one more row: a different size, so it is loaded again.
     day(2, &["c", "e"]);
     let third = summary(&load(dir.path(), None, source));
-    assert_eq!(third["visitors"]["files_loaded"], 2, "{third}");
-    assert_eq!(third["visitors"]["rows"], 3, "{third}");
+    assert_eq!(
+        third["load_visitors"]["visitors"]["files_loaded"], 2,
+        "{third}"
+    );
+    assert_eq!(third["load_visitors"]["visitors"]["rows"], 3, "{third}");
     // The table holds each file's newest load once: day 2's first load is gone from the
     // manifest and from disk (one part per source file is left).
     assert_eq!(
@@ -278,7 +295,10 @@ fn each_file_loads_once_and_a_changed_file_is_loaded_again() {
     // and each replaces its own earlier rows instead of doubling them.
     std::fs::remove_file(dir.path().join("lake/_state/visitor_events/files.json")).expect("rm");
     let rerun = summary(&load(dir.path(), None, source));
-    assert_eq!(rerun["visitors"]["files_loaded"], 3, "{rerun}");
+    assert_eq!(
+        rerun["load_visitors"]["visitors"]["files_loaded"], 3,
+        "{rerun}"
+    );
     assert_eq!(
         query(
             dir.path(),
@@ -289,7 +309,10 @@ fn each_file_loads_once_and_a_changed_file_is_loaded_again() {
     // A re-export that is now empty (header only) empties that file's rows.
     day(3, &[]);
     let emptied = summary(&load(dir.path(), None, source));
-    assert_eq!(emptied["visitors"]["files_loaded"], 1, "{emptied}");
+    assert_eq!(
+        emptied["load_visitors"]["visitors"]["files_loaded"], 1,
+        "{emptied}"
+    );
     assert_eq!(
         query(dir.path(), "SELECT count(*) FROM raw.visitor_events"),
         vec!["4"]
@@ -398,7 +421,10 @@ fn ready_made_mappings_read_posthog_plausible_and_parquet_exports() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let s = summary(&out);
     assert_eq!(
-        (&s["visitors"]["rows"], &s["visitors"]["bad_rows"]),
+        (
+            &s["load_visitors"]["visitors"]["rows"],
+            &s["load_visitors"]["visitors"]["bad_rows"]
+        ),
         (&Value::from(2), &Value::from(1)),
         "{s}"
     );
@@ -528,8 +554,8 @@ fn ndjson_lines_stand_alone_and_a_bad_file_does_not_stop_the_others() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let s = summary(&out);
-    assert_eq!(s["visitors"]["files_loaded"], 1, "{s}");
-    let reason = s["visitors"]["refused"][0]["reason"]
+    assert_eq!(s["load_visitors"]["visitors"]["files_loaded"], 1, "{s}");
+    let reason = s["load_visitors"]["visitors"]["refused"][0]["reason"]
         .as_str()
         .unwrap_or_default();
     assert!(
@@ -561,12 +587,18 @@ fn ndjson_lines_stand_alone_and_a_bad_file_does_not_stop_the_others() {
         Some("[visitors]\nmax_bad_row_ratio = 0.5\n"),
         "./exports/a.ndjson",
     ));
-    assert_eq!(again["visitors"]["files_unchanged"], 1, "{again}");
+    assert_eq!(
+        again["load_visitors"]["visitors"]["files_unchanged"], 1,
+        "{again}"
+    );
 
     // A glob that matches nothing yet is nothing to do, not an error.
     let none = load(dir.path(), None, "exports/*.parquet");
     assert_eq!(none.status.code(), Some(0), "{}", text(&none.stderr));
-    assert_eq!(summary(&none)["visitors"]["files_found"], 0);
+    assert_eq!(
+        summary(&none)["load_visitors"]["visitors"]["files_found"],
+        0
+    );
 }
 
 #[test]
@@ -580,7 +612,7 @@ fn a_file_of_bad_rows_is_given_up_on_without_holding_them_all() {
     let out = load(dir.path(), None, "events.csv");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let s = summary(&out);
-    let refused = &s["visitors"]["refused"][0];
+    let refused = &s["load_visitors"]["visitors"]["refused"][0];
     assert_eq!(refused["bad_rows"], 10_000, "{s}");
     assert!(
         refused["reason"]

@@ -1,3 +1,4 @@
+-- unique: account, charge_id
 -- Every succeeded charge with the Stripe objects attribution reads (METRICS.md §6.1): its payment
 -- intent, the invoice that intent paid (invoice_payments), that invoice's subscription, the
 -- customer, and the completed Checkout Session linked by payment intent, else by invoice, else by

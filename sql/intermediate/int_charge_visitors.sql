@@ -1,3 +1,4 @@
+-- unique: account, charge_id
 -- The visitor of each succeeded charge (METRICS.md §6.1), first match wins: the linked Checkout
 -- Session's client_reference_id; then the metadata of the PaymentIntent, Invoice, Subscription,
 -- Checkout Session and Customer, in that order, each object read for every configured key

@@ -1,3 +1,4 @@
+-- unique: account, discount_id
 -- Discount objects by id. Event payloads name a subscription's discounts by id only, so the
 -- objects come from wherever they appear whole: every stored subscription version (listed with
 -- expand[]=discounts), customers' discounts, and customer.discount.* events.

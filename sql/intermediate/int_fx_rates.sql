@@ -1,3 +1,4 @@
+-- unique: date, currency
 -- METRICS.md §3.6, rate source 2: settlement units per presentment unit for every day the MRR
 -- tables cover, per presentment currency: the exchange_rate of the last `charge` BT on or before
 -- the day, carried backward from the first one for the days before it. Refund BTs never set a rate.

@@ -1,3 +1,4 @@
+-- unique: range_name
 -- The KPI ranges: explicit ones as given, configured windows (`kpi_windows_days`) as the last N
 -- days through as_of.
 SELECT

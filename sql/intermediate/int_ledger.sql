@@ -1,3 +1,4 @@
+-- unique: account, balance_transaction_id
 -- One row per balance transaction that revenue_daily includes (METRICS.md §2.1), with the
 -- presentment currency and amount of its source object, signed contributions to every revenue
 -- column (§2.2), and the customer_key of §5 (refunds and disputes inherit their charge's).

@@ -1,3 +1,4 @@
+-- unique: account, subscription_id, source, tiebreak
 -- The exact states of every subscription (METRICS.md §1 item 6a–b): `data.object` of each
 -- customer.subscription.* event at the event's time, and each stored extraction at its
 -- extraction time. Its own model so the JSON is extracted once per run.

@@ -1,3 +1,4 @@
+-- unique: account, subscription_id
 -- Each subscription's earliest exact state, as it was just before that moment (`base`): the
 -- first event with its previous_attributes undone, or the first stored version; NULL when the
 -- first event is the creation (the history is then complete). Reconstruction starts from it.

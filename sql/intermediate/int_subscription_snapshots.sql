@@ -1,3 +1,4 @@
+-- unique: account, subscription_id, source, tiebreak
 -- Every known full state of every subscription (METRICS.md §1 item 6) and where it came from:
 --   event          `data.object` of a customer.subscription.* event, at the event's time (exact)
 --   version        a stored extraction of the subscription, at its extraction time (exact)

@@ -1,3 +1,4 @@
+-- unique: account, subscription_id, seq
 -- The MRR of each subscription state (METRICS.md §3.2–§3.5), computed by `sl_sub_mrr` in exact
 -- integer arithmetic from the state, the prices it uses (with tiers), the coupons of its
 -- discounts (by id, through int_discounts, when the state is an event payload) and the

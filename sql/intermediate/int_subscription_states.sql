@@ -1,3 +1,4 @@
+-- unique: account, subscription_id, seq
 -- Subscription state intervals (SCD-2): each snapshot holds from its time until the next one.
 -- `status` is the state's own for exact snapshots; for reconstructed ones it follows from the
 -- timestamps (trialing inside the trial, canceled from ended_at, active otherwise). A state whose

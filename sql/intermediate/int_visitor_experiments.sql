@@ -1,3 +1,4 @@
+-- unique: visitor_id, experiment
 -- Each visitor's exposure to each experiment: the variant of their first event in it (ties: the
 -- smallest variant), so a visitor counts once per experiment. The first event is the first of
 -- each (visitor, experiment) in one global ordering.

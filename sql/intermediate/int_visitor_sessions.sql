@@ -1,3 +1,4 @@
+-- unique: visitor_id, session_key, started_at
 -- Web sessions (METRICS.md §6.2): a visitor's events grouped by the export's session id, or,
 -- for events without one, a new session after `session_timeout_minutes` of inactivity. A
 -- session's referrer, tags, landing page, site and device are its first event's; its channel and

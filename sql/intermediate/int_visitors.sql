@@ -1,3 +1,4 @@
+-- unique: visitor_id
 -- One row per known visitor (any visitor id in the web data): first touch is the earliest
 -- session, with no lookback limit, Direct included (METRICS.md §6.2). The earliest session is
 -- the first of each visitor in one global ordering (cheaper than a window per visitor).

@@ -1,3 +1,4 @@
+-- unique: account, customer_key
 -- One row per customer_key (METRICS.md §5: the Stripe customer, else the normalised billing
 -- email of a guest payment, else the charge): first and last payment, counts, and the realized
 -- LTV = net sales (gross − refunds − disputes, before Stripe fees) over all history.

@@ -1,3 +1,4 @@
+-- unique: account, dispute_id
 -- One row per dispute: its charge and customer, the presentment amount, and the settlement money
 -- withdrawn and reinstated by its balance transactions (zero, one or two of them).
 --

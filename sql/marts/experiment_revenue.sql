@@ -1,3 +1,4 @@
+-- unique: experiment, variant
 -- Revenue per experiment and variant (issue #5): visitors are counted in the variant of their
 -- first exposure; their attributed succeeded charges created at or after that exposure count as
 -- the variant's conversions and revenue (refunds and disputes of those charges are netted in

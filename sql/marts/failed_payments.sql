@@ -1,3 +1,4 @@
+-- unique: charge_id
 -- One row per failed charge (METRICS.md §2.2: status = 'failed'; each attempt counts, so a
 -- PaymentIntent retried twice has two rows). Amounts are presentment minor units.
 --

@@ -1,3 +1,4 @@
+-- unique: range_name, rank
 -- The last 10 included balance transactions of each KPI range, newest first.
 --
 -- Columns:

@@ -1,3 +1,4 @@
+-- unique: range_name
 -- METRICS.md §5 range metrics, one row per KPI range. Money is settlement minor units; AOV is
 -- 2 dp of minor units, half away from zero, NULL without charges. Revenue per visitor is
 -- revenue_per_visitor's `All` row: NULL without visitor data.

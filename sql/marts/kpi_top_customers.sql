@@ -1,3 +1,4 @@
+-- unique: range_name, rank
 -- METRICS.md §5 top_customers: per KPI range, every customer_key with an included balance
 -- transaction in the range, ranked by net sales (before fees) descending, ties by key.
 --

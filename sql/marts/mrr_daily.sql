@@ -1,3 +1,4 @@
+-- unique: date, basis, currency
 -- METRICS.md §4.3: dense, one row per day from the first subscription day through as_of, per
 -- basis: `native` (one row per currency) and `settlement` (one row, all currencies converted).
 -- On the settlement basis fx_adjustment absorbs revaluation and rounding, so that for every

@@ -1,3 +1,4 @@
+-- unique: account, customer_id, currency, date
 -- METRICS.md §4.1–§4.2: per customer × currency and day, compare M1 = the day's MRR with M0 =
 -- the day before (0 when the customer had no subscription that day) and classify in the spec's
 -- order. `ever` = the customer had MRR > 0 on some earlier day.

@@ -1,3 +1,4 @@
+-- unique: account, subscription_id, date
 -- METRICS.md §3: MRR per subscription per day, from the creation day through the day it ended
 -- (which shows MRR 0) or through as_of. A day's state is the state at its last instant, so an
 -- interval [valid_from, valid_to) covers the days from date(valid_from) to date(valid_to) − 1.

@@ -1,3 +1,4 @@
+-- unique: account, charge_id
 -- METRICS.md §6: one row per succeeded (captured) charge with the web visitor it is attributed to, how it
 -- was matched, and the visitor's first and last touch. Refunds and disputes of the charge carry
 -- the same attribution (their settlement amounts are on the row, whenever they happened);

@@ -1,3 +1,4 @@
+-- unique: date, site_id, channel
 -- Revenue per day, site and first-touch channel (METRICS.md §6): every balance transaction of
 -- revenue_daily, with refunds and disputes inheriting their charge's attribution. Revenue no
 -- visitor could be matched to (and standalone fees) is channel `Unattributed`, so each day's rows

@@ -1,3 +1,4 @@
+-- unique: date, currency
 -- METRICS.md §2: one row per (date, presentment currency) with any included balance transaction
 -- or failed charge that day. Presentment columns never sum across currencies; *_settlement do.
 --

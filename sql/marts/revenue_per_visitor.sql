@@ -1,3 +1,4 @@
+-- unique: range_name, channel
 -- METRICS.md §5 revenue per visitor, for every KPI range (kpi_summary's ranges): overall
 -- (`channel = 'All'`: all gross revenue ÷ all unique visitors, unattributed revenue included) and
 -- per first-touch channel (gross of charges attributed to visitors whose first touch is that

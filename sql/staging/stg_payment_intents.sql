@@ -1,6 +1,6 @@
 -- Payment intents.
--- Staging: the newest stored version of each object, deleted ones dropped, one mode (live or
--- test; objects without `livemode`, such as balance transactions, belong to the lake's mode).
+-- unique: account, id
+-- From latest.payment_intents: the newest stored version of each object, deleted ones dropped, one mode.
 SELECT
     v.id,
     v._account AS account,
@@ -17,13 +17,4 @@ SELECT
     v.metadata,
     v._raw AS raw,
     v._extracted_at AS extracted_at
-FROM stg_settings s
-CROSS JOIN (
-    SELECT
-        *,
-        row_number() OVER (PARTITION BY _account, id ORDER BY _extracted_at DESC, _run_id DESC) AS version_rank
-    FROM raw.payment_intents
-) v
-WHERE v.version_rank = 1
-  AND NOT v._deleted
-  AND COALESCE(v.livemode, s.livemode) = s.livemode
+FROM latest.payment_intents v

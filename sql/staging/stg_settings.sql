@@ -1,3 +1,4 @@
+-- unique: (one row)
 -- The options every model reads, resolved once: `params` (pipeline.toml [transform] and flags)
 -- where set, else from the data.
 --   as_of               last fully synced day: the day before the latest extraction, report zone

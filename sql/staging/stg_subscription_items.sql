@@ -1,6 +1,6 @@
 -- Subscription items as of the latest extraction.
--- Staging: the newest stored version of each object, deleted ones dropped, one mode (live or
--- test; objects without `livemode`, such as balance transactions, belong to the lake's mode).
+-- unique: account, id
+-- From latest.subscription_items: the newest stored version of each object, deleted ones dropped, one mode.
 SELECT
     v.id,
     v._account AS account,
@@ -21,12 +21,4 @@ SELECT
     v.metadata,
     v._raw AS raw,
     v._extracted_at AS extracted_at
-FROM stg_settings s
-CROSS JOIN (
-    SELECT
-        *,
-        row_number() OVER (PARTITION BY _account, id ORDER BY _extracted_at DESC, _run_id DESC) AS version_rank
-    FROM raw.subscription_items
-) v
-WHERE v.version_rank = 1
-  AND NOT v._deleted
+FROM latest.subscription_items v

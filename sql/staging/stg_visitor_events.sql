@@ -1,3 +1,4 @@
+-- unique: source_file, line
 -- Web-analytics visitor events as `load-visitors` committed them (DESIGN.md §6). The loader
 -- already keeps each source file's newest load only (a re-exported file replaces its rows) and
 -- trims and lowercases emails, so staging is a projection; a view, because the table can hold

@@ -11,6 +11,28 @@ use crate::sandbox::{DEFAULT_TEST_KEY, GenConfig, KeySpec, Knobs, Sandbox, gener
 pub mod transform;
 pub mod visitors;
 
+/// `stripelake bench …`: each prints one JSON report (figures for BENCHMARKS.md).
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Extraction against the sandbox at Stripe's pace, or CPU-bound with --cpu.
+    Extract(BenchExtractArgs),
+    /// The SQL models over a large lake (copies of a sandbox account), against a full scan.
+    Transform(transform::BenchTransformArgs),
+    /// Visitor events loaded and attributed (the sandbox's export padded to --events).
+    Visitors(visitors::BenchVisitorsArgs),
+}
+
+pub async fn run(command: BenchCommand) -> Result<(), crate::error::Error> {
+    let (name, report) = match command {
+        BenchCommand::Extract(args) => ("extraction", extract(args).await),
+        BenchCommand::Transform(args) => ("transform", transform::run(args).await),
+        BenchCommand::Visitors(args) => ("visitors", visitors::run(args).await),
+    };
+    let report = report.map_err(|e| crate::error::Error::io(format!("{name} benchmark"), e))?;
+    crate::telemetry::print_summary(&report);
+    Ok(())
+}
+
 /// Stripe's live read limit and page size: the ceiling any extractor can reach.
 pub const STRIPE_REQUESTS_PER_SECOND: f64 = 100.0;
 pub const OBJECTS_PER_PAGE: f64 = 100.0;
@@ -197,8 +219,9 @@ pub async fn extract(args: BenchExtractArgs) -> std::io::Result<Value> {
     .await?;
     let (wall, peak_kb, cpu, summary) = (run.wall, run.peak_kb, run.cpu, run.summary);
     let _ = std::fs::remove_dir_all(&dir);
-    let rows = summary["totals"]["rows"].as_f64().unwrap_or(0.0);
-    let requests = summary["totals"]["requests"].as_f64().unwrap_or(0.0);
+    let totals = &summary["extract"]["totals"];
+    let rows = totals["rows"].as_f64().unwrap_or(0.0);
+    let requests = totals["requests"].as_f64().unwrap_or(0.0);
     let per_second = rows / wall;
     let ceiling = STRIPE_REQUESTS_PER_SECOND * OBJECTS_PER_PAGE;
     Ok(json!({
@@ -212,8 +235,8 @@ pub async fn extract(args: BenchExtractArgs) -> std::io::Result<Value> {
         "requests_per_second": requests / wall,
         "objects_per_request": rows / requests.max(1.0),
         "sandbox_429s": sandbox.stats().rate_limited,
-        "client_429s": summary["totals"]["rate_limited"],
-        "retries": summary["totals"]["retries"],
+        "client_429s": totals["rate_limited"],
+        "retries": totals["retries"],
         "extractor_peak_rss_mb": peak_kb as f64 / 1024.0,
         "extractor_cpu_seconds": cpu,
         "objects_per_cpu_second": rows / cpu.max(1e-9),
@@ -226,7 +249,7 @@ pub async fn extract(args: BenchExtractArgs) -> std::io::Result<Value> {
 
 /// Rows (with embedded children), requests and seconds per stream: where the requests went.
 fn per_stream(summary: &Value) -> Value {
-    let streams = summary["accounts"]
+    let streams = summary["extract"]["accounts"]
         .as_array()
         .into_iter()
         .flatten()

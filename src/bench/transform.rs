@@ -14,9 +14,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 
 use super::{extract_unthrottled, io, measure_child, serve_account};
-use crate::storage::Storage;
-use crate::storage::manifest::{self, Change};
-use crate::storage::parquet::PartWriter;
+use crate::storage::{Change, Part, Storage, Table};
 use crate::stripe::streams::STREAMS;
 
 /// Tables copied `payment_copies` times; everything else is copied `subscription_copies` times.
@@ -57,7 +55,7 @@ pub async fn run(args: BenchTransformArgs) -> std::io::Result<Value> {
 
     let lake_url = format!("file://{}", lake.display());
     let transform = measure_child(&["transform", "--storage", &lake_url], now).await?;
-    let models = transform.summary["models"]
+    let models = transform.summary["transform"]["models"]
         .as_array()
         .cloned()
         .unwrap_or_default();
@@ -107,8 +105,7 @@ async fn multiply(
         Storage::open(&format!("file://{}", lake.display()), &Default::default()).map_err(io)?;
     let mut counts = serde_json::Map::new();
     for def in STREAMS {
-        let table = format!("raw/{}", def.name);
-        let Some(m) = manifest::latest(&from, &table).await.map_err(io)? else {
+        let Some(m) = Table::raw(&from, def.name).latest().await.map_err(io)? else {
             continue;
         };
         let copies = if PAYMENT_TABLES.contains(&def.name) {
@@ -133,13 +130,9 @@ async fn multiply(
         let mut rows = 0;
         for c in 0..copies.max(1) {
             let account = format!("acct_bench_{c:04}");
-            let mut writer = PartWriter::new(
-                to.clone(),
-                format!("{table}/account={account}"),
-                "bench".into(),
-                schema.clone(),
-                256 << 20,
-            );
+            let table = Table::raw(&to, def.name);
+            let mut writer =
+                table.writer(Part::Account(&account), "bench", schema.clone(), 256 << 20);
             for b in &batches {
                 let mut columns: Vec<ArrayRef> = b.columns().to_vec();
                 columns[account_col] =
@@ -149,7 +142,8 @@ async fn multiply(
                 writer.write(&copy).await.map_err(io)?;
             }
             let files = writer.finish().await.map_err(io)?;
-            manifest::commit(&to, &table, "bench", &files, Change::Append)
+            table
+                .commit("bench", &files, Change::Append)
                 .await
                 .map_err(io)?;
         }
@@ -164,10 +158,7 @@ async fn full_scan(lake: &std::path::Path) -> std::io::Result<(f64, u64)> {
         Storage::open(&format!("file://{}", lake.display()), &Default::default()).map_err(io)?;
     let mut paths = Vec::new();
     for def in STREAMS {
-        if let Some(m) = manifest::latest(&storage, &format!("raw/{}", def.name))
-            .await
-            .map_err(io)?
-        {
+        if let Some(m) = Table::raw(&storage, def.name).latest().await.map_err(io)? {
             paths.extend(m.files.iter().map(|f| lake.join(&f.path)));
         }
     }

@@ -61,9 +61,11 @@ pub async fn run(args: BenchVisitorsArgs) -> std::io::Result<Value> {
     if load.summary["status"] != "ok" {
         return Err(io(format!("load-visitors failed: {}", load.summary)));
     }
-    let loaded = load.summary["visitors"]["rows"].as_f64().unwrap_or(0.0);
+    let loaded = load.summary["load_visitors"]["visitors"]["rows"]
+        .as_f64()
+        .unwrap_or(0.0);
     let transform = measure_child(&["transform", "--storage", &lake_url], now).await?;
-    let models = transform.summary["models"]
+    let models = transform.summary["transform"]["models"]
         .as_array()
         .cloned()
         .unwrap_or_default();

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::sync::mpsc::Sender;
 use tokio::task::JoinSet;
 
-use crate::schema::{RowContext, StreamSchema};
+use crate::stripe::schema::{RowContext, StreamSchema};
 use crate::stripe::streams::{self, StreamDef};
 use crate::stripe::{RequestStats, StripeClient, StripeError};
 
@@ -223,6 +223,45 @@ impl StreamCtx {
         Ok(())
     }
 
+    /// One page of a list — the stream's own or a parent's sub-list — after the object `after`:
+    /// every list request of an extraction is made, counted and read here.
+    async fn page(
+        &self,
+        path: &str,
+        mut query: Vec<(String, String)>,
+        after: Option<&str>,
+    ) -> Result<Page, ListError> {
+        query.push(("limit".into(), PAGE.into()));
+        if let Some(id) = after {
+            query.push(("starting_after".into(), id.into()));
+        }
+        let mut body = self
+            .client
+            .get_counted(path, &query, Some(&self.stats))
+            .await?;
+        self.pages.fetch_add(1, Ordering::Relaxed);
+        let has_more = body["has_more"].as_bool().unwrap_or(false);
+        let data = match body["data"].take() {
+            Value::Array(objects) => objects,
+            _ => Vec::new(),
+        };
+        Ok(Page { data, has_more })
+    }
+
+    /// One object by its path (a re-fetch or a snapshot), counted like a page.
+    pub async fn retrieve(
+        &self,
+        path: &str,
+        query: &[(String, String)],
+    ) -> Result<Value, StripeError> {
+        let object = self
+            .client
+            .get_counted(path, query, Some(&self.stats))
+            .await;
+        self.pages.fetch_add(1, Ordering::Relaxed);
+        object
+    }
+
     /// The items of `parent`'s list after `last` (the last one it embedded), through the sub-list.
     async fn rest_of_child_list(
         &self,
@@ -240,31 +279,29 @@ impl StreamCtx {
             else {
                 break;
             };
-            let mut query = vec![
-                ("limit".to_string(), PAGE.to_string()),
-                ("starting_after".to_string(), last),
-            ];
-            let path = match child.parent_param {
-                Some(param) => {
-                    query.push((param.to_string(), parent_id.to_string()));
-                    child.path.to_string()
-                }
-                None => child.path.replace("{id}", parent_id),
+            let (path, query) = match child.parent_param {
+                Some(param) => (
+                    child.path.to_string(),
+                    vec![(param.to_string(), parent_id.to_string())],
+                ),
+                None => (child.path.replace("{id}", parent_id), Vec::new()),
             };
-            let mut page = self
-                .client
-                .get_counted(&path, &query, Some(&self.stats))
-                .await?;
-            self.pages.fetch_add(1, Ordering::Relaxed);
-            has_more = page["has_more"].as_bool().unwrap_or(false);
-            match page["data"].take() {
-                Value::Array(more) if !more.is_empty() => items.extend(more),
+            let page = self.page(&path, query, Some(&last)).await?;
+            has_more = page.has_more;
+            if page.data.is_empty() {
                 // An empty page that claims more would otherwise be asked for again and again.
-                _ => break,
+                break;
             }
+            items.extend(page.data);
         }
         Ok(items)
     }
+}
+
+/// A page of a list: its objects, and whether more follow.
+struct Page {
+    data: Vec<Value>,
+    has_more: bool,
 }
 
 /// The items a parent embeds for `child` (`invoice.lines.data`).
@@ -435,18 +472,12 @@ async fn page_slice(
     let mut writing: Option<Emit<'_>> = None;
     loop {
         let mut query = ctx.base_query();
-        query.push(("limit".into(), PAGE.into()));
         if let Some((lo, hi)) = range {
             query.push(("created[gte]".into(), lo.to_string()));
             query.push(("created[lt]".into(), hi.to_string()));
         }
-        if let Some(c) = &cursor {
-            query.push(("starting_after".into(), c.clone()));
-        }
-        let fetch = ctx
-            .client
-            .get_counted(ctx.def.path, &query, Some(&ctx.stats));
-        let mut page = match writing.take() {
+        let fetch = ctx.page(ctx.def.path, query, cursor.as_deref());
+        let page = match writing.take() {
             Some(previous) => {
                 let (page, written) = tokio::join!(fetch, previous);
                 written?;
@@ -454,13 +485,8 @@ async fn page_slice(
             }
             None => fetch.await?,
         };
-        ctx.pages.fetch_add(1, Ordering::Relaxed);
         ctx.list_pages.fetch_add(1, Ordering::Relaxed);
-        let has_more = page["has_more"].as_bool().unwrap_or(false);
-        let data = match page["data"].take() {
-            Value::Array(objects) => objects,
-            _ => Vec::new(),
-        };
+        let (has_more, data) = (page.has_more, page.data);
         let (Some(first), Some(last)) = (data.first(), data.last()) else {
             return Ok(());
         };
@@ -535,11 +561,7 @@ pub async fn refetch(ctx: Arc<StreamCtx>, changed: Vec<(String, Value)>) -> Resu
                 .map(|e| ("expand[]".to_string(), e.to_string()))
                 .collect();
             let path = format!("{}/{}", ctx.def.path, id);
-            match ctx
-                .client
-                .get_counted(&path, &query, Some(&ctx.stats))
-                .await
-            {
+            match ctx.retrieve(&path, &query).await {
                 Ok(v) if v["deleted"] == true => Ok((snapshot, true)),
                 Ok(v) => Ok((v, false)),
                 Err(StripeError::NotFound { .. }) => Ok((snapshot, true)),
@@ -560,7 +582,6 @@ pub async fn refetch(ctx: Arc<StreamCtx>, changed: Vec<(String, Value)>) -> Resu
                 return Err(e);
             }
         };
-        ctx.pages.fetch_add(1, Ordering::Relaxed);
         if deleted {
             gone.push(object)
         } else {

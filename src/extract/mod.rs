@@ -2,8 +2,9 @@
 //! `created` windows on the first run and kept current through `/v1/events` afterwards; data
 //! files first, then the create-only manifest, then the cursor.
 
-pub mod command;
 mod list;
+pub mod plan;
+mod progress;
 pub mod summary;
 
 use std::collections::HashMap;
@@ -14,16 +15,19 @@ use std::time::Instant;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-use crate::schema::{RowContext, StreamSchema};
-use crate::storage::manifest::{self, Change, FileEntry};
+use crate::config::{ApiKey, Config};
+use crate::storage::manifest::FileEntry;
 use crate::storage::parquet::PartWriter;
-use crate::storage::state::{self, StreamState};
-use crate::storage::{Storage, StorageError};
+use crate::storage::state::StreamState;
+use crate::storage::{Change, Part, Storage, StorageError, Table};
+use crate::stripe::schema::{RowContext, StreamSchema};
 use crate::stripe::streams::{self, StreamDef, Sync};
-use crate::stripe::{StripeClient, StripeError};
+use crate::stripe::{ClientConfig, StripeClient, StripeError};
 pub use list::SliceBudget;
 use list::{ListError, Sink, Slice, StreamCtx};
-pub use summary::{Failure, StreamOutcome};
+pub use plan::{ExtractArgs, Plan, SyncMode, SyncPlan};
+use progress::Progress;
+pub use summary::{AccountOutcome, Failure, StreamOutcome};
 
 const DAY: i64 = 86_400;
 /// Stripe keeps events for 30 days; a cursor older than this cannot be caught up from them.
@@ -31,27 +35,47 @@ pub const EVENT_RETENTION_GUARD: i64 = 29 * DAY;
 /// No Stripe object is older than this (2010-01-01): the lower bound of a whole-history backfill.
 const STRIPE_EPOCH: i64 = 1_262_304_000;
 
-/// What one extraction run is asked to do.
-#[derive(Clone, Debug)]
-pub struct Plan {
-    pub run_id: String,
-    pub now: i64,
-    /// Lower bound of a backfill (lookback or `--since`).
-    pub since: i64,
-    /// Upper bound of every window (`--until`, default now).
-    pub until: i64,
-    pub full_refresh: bool,
-    pub overlap: i64,
-    pub event_lag: i64,
-    pub part_target_bytes: usize,
-    pub stripe_version: String,
-    pub streams: Vec<&'static StreamDef>,
-    /// Slices in flight across the account's streams (the request slots).
-    pub budget: std::sync::Arc<list::SliceBudget>,
-}
-
 /// Changed objects per stream, from the events of this run: id → the event's last snapshot.
 type Changes = HashMap<&'static str, HashMap<String, Value>>;
+
+/// Extracts every account the configuration names (or the key's own), one after another: what
+/// each stream of each committed or why it failed. A refused key stops everything (`Err`).
+pub async fn extract(
+    storage: &Storage,
+    cfg: &Config,
+    key: &ApiKey,
+    plan: &Plan,
+    live: bool,
+) -> Result<Vec<AccountOutcome>, StripeError> {
+    let client_config = ClientConfig::from_config(cfg, live);
+    let accounts: Vec<Option<String>> = if cfg.stripe.accounts.is_empty() {
+        vec![None]
+    } else {
+        cfg.stripe.accounts.iter().cloned().map(Some).collect()
+    };
+    let mut results = Vec::new();
+    for account in accounts {
+        let client = StripeClient::new(client_config.clone(), key, account.clone())?;
+        let label = account.as_deref().unwrap_or("the key's account");
+        let progress = Progress::start(&client, label, cfg.runtime.progress);
+        let outcomes = extract_account(storage, &client, plan).await;
+        progress.finish();
+        let outcomes = outcomes?;
+        for o in &outcomes {
+            match &o.failure {
+                None => {
+                    tracing::info!(stream = %o.stream, mode = ?o.mode, rows = o.counts.rows, pages = o.counts.pages, retries = o.counts.retries, "Stream committed.")
+                }
+                Some(f) => tracing::error!(stream = %o.stream, failure = %f, "Stream failed."),
+            }
+        }
+        results.push(AccountOutcome {
+            account: account.unwrap_or_else(|| "self".into()),
+            streams: outcomes,
+        });
+    }
+    Ok(results)
+}
 
 /// Extracts every selected stream of one account.
 pub async fn extract_account(
@@ -71,7 +95,14 @@ pub async fn extract_account(
     let mut changes = Changes::new();
     let mut events_fresh = false;
     let mut handles: Vec<JoinHandle<StreamOutcome>> = Vec::new();
-    if needs_events && !event_cursor_fresh(storage, plan, &account).await {
+    let events_cursor = match needs_events {
+        true => load_cursor(storage, &account, "events")
+            .await
+            .ok()
+            .flatten(),
+        false => None,
+    };
+    if needs_events && !event_cursor_fresh(plan, events_cursor.as_ref()) {
         // Every stream is backfilled and needs no changes: the events list alongside them.
         let (storage, client, plan, account) = (
             storage.clone(),
@@ -80,10 +111,13 @@ pub async fn extract_account(
             account.clone(),
         );
         handles.push(tokio::spawn(async move {
-            run_events(&storage, &client, &plan, &account).await.0
+            run_events(&storage, &client, &plan, &account, events_cursor)
+                .await
+                .0
         }));
     } else if needs_events {
-        let (outcome, collected, fresh) = run_events(storage, client, plan, &account).await;
+        let (outcome, collected, fresh) =
+            run_events(storage, client, plan, &account, events_cursor).await;
         if let Some(Failure::Auth(_)) = &outcome.failure {
             return Err(StripeError::Auth {
                 status: 401,
@@ -176,17 +210,16 @@ fn open_sink(
 ) -> Result<(Sink, Writer), String> {
     let schema = StreamSchema::parse(def.name, def.schema).map_err(|e| e.to_string())?;
     let (tx, mut rx) = tokio::sync::mpsc::channel(8);
-    let dir = format!("raw/{}/account={}", def.name, account);
-    let mut writer = PartWriter::new(
-        storage.clone(),
-        dir,
-        plan.run_id.clone(),
-        schema.arrow.clone(),
-        plan.part_target_bytes,
-    )
-    .with_row_group_bytes(crate::storage::parquet::row_group_bytes_for(
-        plan.streams.len(),
-    ));
+    let mut writer: PartWriter = Table::raw(storage, def.name)
+        .writer(
+            Part::Account(account),
+            &plan.run_id,
+            schema.arrow.clone(),
+            plan.part_target_bytes,
+        )
+        .with_row_group_bytes(crate::storage::parquet::row_group_bytes_for(
+            plan.streams.len(),
+        ));
     let task = tokio::spawn(async move {
         while let Some(batch) = rx.recv().await {
             writer.write(&batch).await?;
@@ -203,10 +236,17 @@ fn open_sink(
     ))
 }
 
+async fn load_cursor(
+    storage: &Storage,
+    account: &str,
+    stream: &str,
+) -> Result<Option<StreamState>, StorageError> {
+    Table::raw(storage, stream).load_state(account).await
+}
+
 /// Whether the events since the last run can bring every stream up to date (else they are all
 /// re-backfilled).
-async fn event_cursor_fresh(storage: &Storage, plan: &Plan, account: &str) -> bool {
-    let previous = state::load(storage, account, "events").await.ok().flatten();
+fn event_cursor_fresh(plan: &Plan, previous: Option<&StreamState>) -> bool {
     !plan.full_refresh
         && previous
             .and_then(|s| s.events_cursor)
@@ -219,50 +259,56 @@ async fn run_events(
     client: &StripeClient,
     plan: &Plan,
     account: &str,
+    previous: Option<StreamState>,
 ) -> (StreamOutcome, Changes, bool) {
     let def = streams::find("events").expect("events is registered");
     let started = Instant::now();
-    let previous = state::load(storage, account, def.name).await.ok().flatten();
     let hi = plan.until.min(plan.now - plan.event_lag);
+    let fresh = event_cursor_fresh(plan, previous.as_ref());
     let cursor = previous.as_ref().and_then(|s| s.events_cursor);
-    let fresh = event_cursor_fresh(storage, plan, account).await;
-    let (lo, mode, reason) = match cursor {
-        _ if plan.full_refresh => (
-            plan.now - 30 * DAY,
-            "backfill",
-            Some("full refresh requested".to_string()),
-        ),
-        Some(c) if fresh => (c - plan.overlap, "incremental", None),
-        Some(c) => (
-            plan.now - 30 * DAY,
-            "backfill",
-            Some(format!(
+    let window = initial_slices(plan.now - 30 * DAY, hi);
+    let sync = match cursor {
+        _ if plan.full_refresh => SyncPlan::Backfill {
+            slices: window,
+            reason: Some("full refresh requested".into()),
+        },
+        Some(c) if fresh => SyncPlan::Incremental {
+            slices: initial_slices(c - plan.overlap, hi),
+            changed: Vec::new(),
+        },
+        Some(c) => SyncPlan::Backfill {
+            slices: window,
+            reason: Some(format!(
                 "event cursor is {} days old and Stripe keeps events for 30: every incremental stream is re-backfilled",
                 (plan.now - c) / DAY
             )),
-        ),
-        None => (plan.now - 30 * DAY, "backfill", None),
+        },
+        None => SyncPlan::Backfill {
+            slices: window,
+            reason: None,
+        },
     };
-    let mut outcome = StreamOutcome::new(def.name, mode, reason);
+    let mut outcome = StreamOutcome::new(def.name, sync.mode(), sync.reason());
+    let lo = sync.first_slice_start().unwrap_or(hi);
+    let slices = match sync {
+        SyncPlan::Backfill { slices, .. } | SyncPlan::Incremental { slices, .. } => slices,
+        _ => Vec::new(),
+    };
     // A backfill re-lists everything, so only an incremental run needs to know what changed.
-    let result = collect_events(storage, client, plan, account, def, lo, hi, fresh).await;
+    let result = collect_events(storage, client, plan, account, def, slices, fresh).await;
     outcome.finish(
         started,
         &result.as_ref().map(|r| r.1.clone()).map_err(|e| e.clone()),
     );
     match result {
         Ok((changes, _)) => {
-            let state = StreamState {
-                stream: def.name.into(),
-                account: account.into(),
-                created_cursor: Some(hi),
-                events_cursor: Some(hi),
+            let cursor = Cursor {
+                created: hi,
+                events: hi,
                 since: Some(lo),
-                last_run_id: plan.run_id.clone(),
-                updated_at: chrono::Utc::now().to_rfc3339(),
             };
-            if let Err(e) = state::save(storage, &state).await {
-                outcome.failure = Some(Failure::Storage(e.to_string()));
+            if let Err(e) = save_cursor(storage, plan, account, def, cursor).await {
+                outcome.failure = Some(e);
             }
             (outcome, changes, fresh)
         }
@@ -270,15 +316,13 @@ async fn run_events(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn collect_events(
     storage: &Storage,
     client: &StripeClient,
     plan: &Plan,
     account: &str,
     def: &'static StreamDef,
-    lo: i64,
-    hi: i64,
+    slices: Vec<Slice>,
     want_changes: bool,
 ) -> Result<(Changes, summary::Counts), Failure> {
     let (sink, writer) = open_sink(storage, plan, account, def).map_err(Failure::Internal)?;
@@ -295,7 +339,7 @@ async fn collect_events(
         ctx.changes = Some(Default::default());
     }
     let ctx = Arc::new(ctx);
-    let listed = list::list(ctx.clone(), initial_slices(lo, hi)).await;
+    let listed = list::list(ctx.clone(), slices).await;
     let counts = summary::Counts::of(&ctx);
     if let Some(n) = counts.events_other_api_version.filter(|n| *n > 0) {
         tracing::warn!(
@@ -317,8 +361,8 @@ async fn collect_events(
         .map_err(|e| Failure::Storage(e.to_string()));
     listed.map_err(Failure::from)?;
     let files = files?;
-    let table = format!("raw/{}", def.name);
-    manifest::commit(storage, &table, &plan.run_id, &files, Change::Append)
+    Table::raw(storage, def.name)
+        .commit(&plan.run_id, &files, Change::Append)
         .await
         .map_err(|e| Failure::Storage(e.to_string()))?;
     Ok((changes, counts.with_files(&files)))
@@ -347,70 +391,72 @@ async fn run_stream(
     account_object: Option<Value>,
 ) -> StreamOutcome {
     let started = Instant::now();
-    let previous = match state::load(storage, account, def.name).await {
+    let previous = match load_cursor(storage, account, def.name).await {
         Ok(s) => s,
         Err(e) => return StreamOutcome::failed(def.name, Failure::Storage(e.to_string())),
     };
-    let (mode, reason, slices, refetch) =
-        choose_mode(def, plan, previous.as_ref(), events_fresh, changed);
-    let mut outcome = StreamOutcome::new(def.name, mode, reason);
-    let result = run_stream_inner(
-        storage,
-        client,
-        plan,
-        account,
-        def,
-        &slices,
-        refetch,
-        account_object,
-    )
-    .await;
+    let sync = sync_plan(def, plan, previous.as_ref(), events_fresh, changed);
+    let mut outcome = StreamOutcome::new(def.name, sync.mode(), sync.reason());
+    let since = match &sync {
+        SyncPlan::Incremental { .. } => previous.as_ref().and_then(|s| s.since),
+        other => other.first_slice_start(),
+    };
+    let result = run_stream_inner(storage, client, plan, account, def, sync, account_object).await;
     outcome.finish(started, &result);
     if result.is_ok() && def.sync == Sync::Incremental {
-        let since = match mode {
-            "incremental" => previous.as_ref().and_then(|s| s.since),
-            _ => slices.first().and_then(|s| s.range).map(|r| r.0),
-        };
-        let state = StreamState {
-            stream: def.name.into(),
-            account: account.into(),
-            created_cursor: Some(plan.until),
-            events_cursor: Some(plan.now - plan.event_lag),
+        let cursor = Cursor {
+            created: plan.until,
+            events: plan.now - plan.event_lag,
             since,
-            last_run_id: plan.run_id.clone(),
-            updated_at: chrono::Utc::now().to_rfc3339(),
         };
-        if let Err(e) = state::save(storage, &state).await {
-            outcome.failure = Some(Failure::Storage(e.to_string()));
+        if let Err(e) = save_cursor(storage, plan, account, def, cursor).await {
+            outcome.failure = Some(e);
         }
     }
     outcome
 }
 
-type Mode = (
-    &'static str,
-    Option<String>,
-    Vec<Slice>,
-    Vec<(String, Value)>,
-);
+/// Where a stream's next run starts.
+struct Cursor {
+    created: i64,
+    events: i64,
+    since: Option<i64>,
+}
 
-fn choose_mode(
+/// The cursor, saved only after the manifest it describes is committed.
+async fn save_cursor(
+    storage: &Storage,
+    plan: &Plan,
+    account: &str,
+    def: &StreamDef,
+    cursor: Cursor,
+) -> Result<(), Failure> {
+    let state = StreamState {
+        stream: def.name.into(),
+        account: account.into(),
+        created_cursor: Some(cursor.created),
+        events_cursor: Some(cursor.events),
+        since: cursor.since,
+        last_run_id: plan.run_id.clone(),
+        updated_at: chrono::Utc::now().to_rfc3339(),
+    };
+    Table::raw(storage, def.name)
+        .save_state(account, &state)
+        .await
+        .map_err(|e| Failure::Storage(e.to_string()))
+}
+
+/// How a stream is brought up to date: its registry entry, its cursor and the events decide.
+fn sync_plan(
     def: &StreamDef,
     plan: &Plan,
     previous: Option<&StreamState>,
     events_fresh: bool,
     changed: Vec<(String, Value)>,
-) -> Mode {
+) -> SyncPlan {
     match def.sync {
-        Sync::FullRefresh => {
-            return (
-                "full_refresh",
-                None,
-                vec![Slice { range: None }],
-                Vec::new(),
-            );
-        }
-        Sync::Snapshot => return ("snapshot", None, Vec::new(), Vec::new()),
+        Sync::FullRefresh => return SyncPlan::FullRefresh,
+        Sync::Snapshot => return SyncPlan::Snapshot,
         Sync::Child | Sync::Incremental => {}
     }
     let backfill_lo = if def.whole_history {
@@ -418,41 +464,38 @@ fn choose_mode(
     } else {
         previous.and_then(|s| s.since).unwrap_or(plan.since)
     };
-    let backfill = |reason: Option<String>| {
-        (
-            "backfill",
-            reason,
-            initial_slices(backfill_lo, plan.until),
-            Vec::new(),
-        )
+    let backfill = |reason: Option<&str>| SyncPlan::Backfill {
+        slices: initial_slices(backfill_lo, plan.until),
+        reason: reason.map(str::to_string),
     };
     let Some(prev) = previous else {
         return backfill(None);
     };
     if plan.full_refresh {
-        return backfill(Some("full refresh requested".into()));
+        return backfill(Some("full refresh requested"));
     }
     if !events_fresh {
         return backfill(Some(
-            "no usable event cursor (older than 29 days, or events failed): re-backfilled".into(),
+            "no usable event cursor (older than 29 days, or events failed): re-backfilled",
         ));
     }
     let mut lo = prev.created_cursor.unwrap_or(plan.since) - plan.overlap;
     if def.reconcile_days > 0 {
         lo = lo.min(plan.now - def.reconcile_days as i64 * DAY);
     }
-    ("incremental", None, initial_slices(lo, plan.until), changed)
+    SyncPlan::Incremental {
+        slices: initial_slices(lo, plan.until),
+        changed,
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn run_stream_inner(
     storage: &Storage,
     client: &StripeClient,
     plan: &Plan,
     account: &str,
     def: &'static StreamDef,
-    slices: &[Slice],
-    refetch: Vec<(String, Value)>,
+    sync: SyncPlan,
     account_object: Option<Value>,
 ) -> Result<summary::Counts, Failure> {
     let (sink, writer) = open_sink(storage, plan, account, def).map_err(Failure::Internal)?;
@@ -468,7 +511,7 @@ async fn run_stream_inner(
             child_writers.push((child_def, child_writer));
         }
     }
-    let incremental = !refetch.is_empty();
+    let incremental = matches!(&sync, SyncPlan::Incremental { changed, .. } if !changed.is_empty());
     let ctx = Arc::new(StreamCtx::new(
         def,
         client.clone(),
@@ -478,13 +521,15 @@ async fn run_stream_inner(
         plan.budget.clone(),
         incremental,
     ));
-    let listed = match def.sync {
-        Sync::Snapshot => snapshot(&ctx, account_object).await,
-        _ => list::list(ctx.clone(), slices.to_vec()).await,
-    };
-    let listed = match listed {
-        Ok(()) if incremental => list::refetch(ctx.clone(), refetch).await,
-        other => other,
+    let replaces = matches!(sync, SyncPlan::FullRefresh);
+    let listed = match sync {
+        SyncPlan::Snapshot => snapshot(&ctx, account_object).await,
+        SyncPlan::FullRefresh => list::list(ctx.clone(), vec![Slice { range: None }]).await,
+        SyncPlan::Backfill { slices, .. } => list::list(ctx.clone(), slices).await,
+        SyncPlan::Incremental { slices, changed } => match list::list(ctx.clone(), slices).await {
+            Ok(()) => list::refetch(ctx.clone(), changed).await,
+            failed => failed,
+        },
     };
     let counts = summary::Counts::of(&ctx);
     let child_rows: Vec<(&str, u64)> = ctx
@@ -511,50 +556,39 @@ async fn run_stream_inner(
     }
     listed.map_err(Failure::from)?;
     let files = files?;
-    // Children first: a crash between the two commits leaves the parent to redo both.
-    for (child_def, files) in &child_files {
-        commit_table(storage, plan, account, child_def, def.sync, files).await?;
-    }
-    commit_table(storage, plan, account, def, def.sync, &files).await?;
-    Ok(counts.with_files(&files).with_children(child_rows))
-}
-
-/// A full refresh replaces this account's files; everything else appends.
-async fn commit_table(
-    storage: &Storage,
-    plan: &Plan,
-    account: &str,
-    def: &StreamDef,
-    sync: Sync,
-    files: &[FileEntry],
-) -> Result<(), Failure> {
-    let prefix = format!("raw/{}/account={}/", def.name, account);
-    let change = if sync == Sync::FullRefresh {
-        Change::ReplacePrefix(&prefix)
+    // A full refresh replaces this account's files; everything else appends.
+    let parts = [Part::Account(account)];
+    let change = if replaces {
+        Change::Replace(&parts)
     } else {
         Change::Append
     };
-    manifest::commit(
-        storage,
-        &format!("raw/{}", def.name),
-        &plan.run_id,
-        files,
-        change,
-    )
-    .await
-    .map(|_| ())
-    .map_err(|e| Failure::Storage(e.to_string()))
+    // Children first: a crash between the two commits leaves the parent to redo both.
+    for (child_def, files) in &child_files {
+        commit_raw(storage, plan, child_def, files, change).await?;
+    }
+    commit_raw(storage, plan, def, &files, change).await?;
+    Ok(counts.with_files(&files).with_children(child_rows))
+}
+
+async fn commit_raw(
+    storage: &Storage,
+    plan: &Plan,
+    def: &StreamDef,
+    files: &[FileEntry],
+    change: Change<'_>,
+) -> Result<(), Failure> {
+    Table::raw(storage, def.name)
+        .commit(&plan.run_id, files, change)
+        .await
+        .map(|_| ())
+        .map_err(|e| Failure::Storage(e.to_string()))
 }
 
 async fn snapshot(ctx: &StreamCtx, account_object: Option<Value>) -> Result<(), ListError> {
     let object = match (ctx.def.name, account_object) {
         ("account", Some(v)) => v,
-        _ => {
-            ctx.pages.fetch_add(1, Ordering::Relaxed);
-            ctx.client
-                .get_counted(ctx.def.path, &[], Some(&ctx.stats))
-                .await?
-        }
+        _ => ctx.retrieve(ctx.def.path, &[]).await?,
     };
     ctx.emit(vec![object], false).await
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::list::{ListError, StreamCtx};
+use super::plan::SyncMode;
 use crate::storage::manifest::FileEntry;
 use crate::stripe::StripeError;
 
@@ -110,8 +111,7 @@ impl Counts {
 #[derive(Clone, Debug, Serialize)]
 pub struct StreamOutcome {
     pub stream: String,
-    /// backfill | incremental | full_refresh | snapshot
-    pub mode: String,
+    pub mode: SyncMode,
     /// Why the stream was re-backfilled, when it was.
     pub resync_reason: Option<String>,
     #[serde(flatten)]
@@ -121,10 +121,10 @@ pub struct StreamOutcome {
 }
 
 impl StreamOutcome {
-    pub fn new(stream: &str, mode: &str, reason: Option<String>) -> StreamOutcome {
+    pub fn new(stream: &str, mode: SyncMode, reason: Option<String>) -> StreamOutcome {
         StreamOutcome {
             stream: stream.into(),
-            mode: mode.into(),
+            mode,
             resync_reason: reason,
             counts: Counts::default(),
             duration_seconds: 0.0,
@@ -135,7 +135,7 @@ impl StreamOutcome {
     pub fn failed(stream: &str, failure: Failure) -> StreamOutcome {
         StreamOutcome {
             failure: Some(failure),
-            ..StreamOutcome::new(stream, "none", None)
+            ..StreamOutcome::new(stream, SyncMode::None, None)
         }
     }
 
@@ -150,4 +150,24 @@ impl StreamOutcome {
             Err(f) => self.failure = Some(f.clone()),
         }
     }
+}
+
+/// One account's streams.
+#[derive(Clone, Debug, Serialize)]
+pub struct AccountOutcome {
+    pub account: String,
+    pub streams: Vec<StreamOutcome>,
+}
+
+/// Rows (children included), requests, retries, 429s and failed streams over every account.
+pub fn totals(accounts: &[AccountOutcome]) -> serde_json::Value {
+    let (mut rows, mut requests, mut retries, mut limited, mut failed) = (0, 0, 0, 0, 0);
+    for o in accounts.iter().flat_map(|a| &a.streams) {
+        rows += o.counts.rows + o.counts.child_rows.iter().map(|(_, n)| n).sum::<u64>();
+        requests += o.counts.requests;
+        retries += o.counts.retries;
+        limited += o.counts.rate_limited;
+        failed += o.failure.is_some() as u64;
+    }
+    serde_json::json!({"rows": rows, "requests": requests, "retries": retries, "rate_limited": limited, "failed_streams": failed})
 }

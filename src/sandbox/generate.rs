@@ -4,11 +4,12 @@
 use serde_json::{Value, json};
 
 use super::catalog::Catalog;
+use super::model::Bt;
+use super::model::DAY;
 use super::money::{self, div_round_half_away};
-use super::payments::Bt;
 use super::render::Renderer;
 use super::rng::Rng;
-use super::simulate::{self, Ctx, DAY, Output};
+use super::simulate::{self, Ctx, Output};
 use super::store::{Kind, Obj, Store};
 use super::truth::{LedgerRow, Truth};
 

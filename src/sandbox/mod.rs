@@ -4,8 +4,10 @@
 
 pub mod bench;
 pub mod catalog;
+pub mod command;
 mod expand;
 pub mod generate;
+pub mod model;
 pub mod money;
 pub mod mutate;
 pub mod oracle;
@@ -71,6 +73,9 @@ pub struct Knobs {
     pub retry_after_seconds: Option<u64>,
     /// Record when each request arrived and how it was answered (`Sandbox::request_log`).
     pub log_requests: bool,
+    /// Requests whose path starts with one of these are answered 500 every time: a storm on
+    /// one endpoint while the others answer.
+    pub failing_paths: Vec<String>,
 }
 
 #[derive(Debug, Default)]

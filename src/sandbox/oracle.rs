@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::catalog::{Catalog, Duration, Interval};
 use super::generate::Account;
+use super::model::DAY;
 use super::money::div_round_half_away;
-use super::simulate::DAY;
 use super::truth::{SubState, SubTruth};
 
 #[derive(Debug, Serialize, PartialEq, Eq, Clone)]

@@ -3,8 +3,9 @@
 
 use serde_json::{Value, json};
 
+use super::model::{Bt, ChargeDraft, DAY, IntentDraft, InvoiceDraft, Line, Sub};
 use super::money::{self, div_round_half_away};
-use super::simulate::{DAY, Line, Sim, Sub};
+use super::simulate::Sim;
 use super::store::{Kind, Obj};
 use super::truth::LedgerRow;
 
@@ -13,18 +14,6 @@ pub struct Paid {
     pub intent: String,
     pub succeeded: bool,
     pub paid_at: Option<i64>,
-}
-
-/// A balance transaction before rendering.
-pub struct Bt<'s> {
-    pub at: i64,
-    pub amount: i64,
-    pub fee: i64,
-    pub rate: Option<i64>,
-    pub kind: &'s str,
-    pub category: &'static str,
-    pub source: Option<&'s str>,
-    pub description: &'s str,
 }
 
 /// Stripe's card pricing: 2.9 % + 30¢, plus 1.5 % for cards charged in another currency.
@@ -87,7 +76,7 @@ impl Sim<'_> {
         }
         sub.invoices += 1;
         sub.latest_invoice = Some(id.clone());
-        let inv = super::render::InvoiceDraft {
+        let inv = InvoiceDraft {
             id: &id,
             number,
             created: at,
@@ -177,7 +166,7 @@ impl Sim<'_> {
             (None, _) if invoice.is_none() && self.rng.chance(0.5) => "canceled",
             _ => "requires_payment_method",
         };
-        let pi = super::render::IntentDraft {
+        let pi = IntentDraft {
             id: &intent,
             created: at,
             amount,
@@ -231,7 +220,7 @@ impl Sim<'_> {
         let id = self.id("ch_3", 23);
         let customer = self.payer_customer();
         let email = self.payer_email();
-        let mut draft = super::render::ChargeDraft {
+        let mut draft = ChargeDraft {
             id: &id,
             created: at,
             amount,
@@ -304,7 +293,7 @@ impl Sim<'_> {
     }
 
     /// A full or partial refund some days later; returns the amount refunded so far.
-    fn refund(&mut self, charge: &super::render::ChargeDraft<'_>) -> i64 {
+    fn refund(&mut self, charge: &ChargeDraft<'_>) -> i64 {
         let at = charge.created + self.rng.range(1, 20) * DAY + self.rng.range(0, 3600);
         if at > self.ctx.now {
             return 0;
@@ -343,7 +332,7 @@ impl Sim<'_> {
             Kind::Refund,
             Obj::new(id.clone(), at, &json).parent(Some(charge.id)),
         );
-        let refunded = super::render::ChargeDraft {
+        let refunded = ChargeDraft {
             amount_refunded: amount,
             ..*charge
         };
@@ -366,7 +355,7 @@ impl Sim<'_> {
     }
 
     /// A dispute: funds withdrawn with a $15 fee; won disputes are reinstated, lost ones are not.
-    fn dispute(&mut self, charge: &super::render::ChargeDraft<'_>, settlement: i64) -> bool {
+    fn dispute(&mut self, charge: &ChargeDraft<'_>, settlement: i64) -> bool {
         let at = charge.created + self.rng.range(5, 40) * DAY;
         if at > self.ctx.now {
             return false;

@@ -4,8 +4,9 @@
 use serde_json::{Map, Value, json};
 
 use super::catalog::Catalog;
-use super::payments::Bt;
-use super::simulate::{Discount, Item, Line, Sub};
+use super::model::{
+    Bt, ChargeDraft, CheckoutIds, Discount, IntentDraft, InvoiceDraft, Item, Line, Sub,
+};
 
 /// The API version the sandbox speaks (the current one in the fixtures).
 pub const API_VERSION: &str = "2026-07-29.dahlia";
@@ -17,58 +18,6 @@ pub struct Renderer {
     pub account: String,
     prices: Vec<Value>,
     plans: Vec<Value>,
-}
-
-pub struct CheckoutIds {
-    pub id: String,
-    pub created: i64,
-    pub customer: Option<String>,
-    pub email: Option<String>,
-    pub client_reference_id: Option<String>,
-    pub metadata: Value,
-    pub subscription: Option<String>,
-    pub invoice: Option<String>,
-}
-
-pub struct InvoiceDraft<'a> {
-    pub id: &'a str,
-    pub number: u32,
-    pub created: i64,
-    pub reason: &'static str,
-    pub subtotal: i64,
-    pub discount_amount: i64,
-    pub discount: Option<String>,
-    pub total: i64,
-    pub lines: &'a [Value],
-    pub period: (i64, i64),
-}
-
-pub struct IntentDraft<'a> {
-    pub id: &'a str,
-    pub created: i64,
-    pub amount: i64,
-    pub currency: &'static str,
-    pub status: &'static str,
-    pub latest_charge: Option<&'a str>,
-    pub customer: Option<String>,
-    pub description: &'a str,
-    pub metadata: &'a Value,
-}
-
-#[derive(Clone, Copy)]
-pub struct ChargeDraft<'a> {
-    pub id: &'a str,
-    pub created: i64,
-    pub amount: i64,
-    pub currency: &'static str,
-    pub succeeded: bool,
-    pub intent: &'a str,
-    pub customer: Option<&'a str>,
-    pub email: Option<&'a str>,
-    pub balance_transaction: Option<&'a str>,
-    pub amount_refunded: i64,
-    pub disputed: bool,
-    pub description: &'a str,
 }
 
 /// `data.previous_attributes`: the top-level fields that changed, with their old values.

@@ -319,7 +319,13 @@ impl State {
         if knobs.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(knobs.latency_ms)).await;
         }
+        let path = req.uri().path();
+        let storm = knobs
+            .failing_paths
+            .iter()
+            .any(|p| path.starts_with(p.as_str()));
         let mut response = match self.authenticate_and_serve(&req, &knobs) {
+            _ if storm => self.server_error(),
             Ok(body) => self.deliver(body, &knobs, kill).await,
             Err(err) => self.respond(err.status, err.body.to_string(), None),
         };
@@ -452,12 +458,7 @@ impl State {
     ) -> Response<Body> {
         match self.roll_fault(knobs) {
             Fault::None => self.respond(StatusCode::OK, body, None),
-            Fault::ServerError => {
-                self.counters.server_errors.fetch_add(1, Ordering::Relaxed);
-                let body =
-                    json!({"error": {"message": "An unknown error occurred", "type": "api_error"}});
-                self.respond(StatusCode::INTERNAL_SERVER_ERROR, body.to_string(), None)
-            }
+            Fault::ServerError => self.server_error(),
             Fault::Truncate => {
                 self.counters.truncated.fetch_add(1, Ordering::Relaxed);
                 let cut = body.len() / 2;
@@ -470,6 +471,12 @@ impl State {
                 unreachable!("the connection is dropped before this resumes")
             }
         }
+    }
+
+    fn server_error(&self) -> Response<Body> {
+        self.counters.server_errors.fetch_add(1, Ordering::Relaxed);
+        let body = json!({"error": {"message": "An unknown error occurred", "type": "api_error"}});
+        self.respond(StatusCode::INTERNAL_SERVER_ERROR, body.to_string(), None)
     }
 
     fn roll_fault(&self, knobs: &super::Knobs) -> Fault {

@@ -8,13 +8,13 @@
 use serde_json::{Value, json};
 
 use super::catalog::{Catalog, Duration, Interval};
+use super::model::{CheckoutIds, DAY, Sub};
 use super::money;
-use super::render::{self, Renderer};
+use super::render::Renderer;
 use super::rng::Rng;
 use super::store::{Kind, Obj};
-use super::truth::{Conversion, FailedCharge, LedgerRow, SubState, SubTruth, Truth};
+use super::truth::{Conversion, FailedCharge, LedgerRow, SubTruth, Truth};
 
-pub const DAY: i64 = 86_400;
 const EVENT_RETENTION: i64 = 30 * DAY;
 const SITES: [&str; 3] = ["site_main", "site_docs", "site_shop"];
 
@@ -29,61 +29,6 @@ pub struct Ctx<'a> {
 pub struct Output {
     pub objects: Vec<(Kind, Obj)>,
     pub truth: Truth,
-}
-
-/// A subscription item while it lives.
-#[derive(Clone)]
-pub struct Item {
-    pub id: String,
-    pub price: usize,
-    pub quantity: i64,
-    pub created: i64,
-}
-
-/// A subscription while it is simulated.
-pub struct Sub {
-    pub id: String,
-    pub customer: String,
-    pub currency: &'static str,
-    pub items: Vec<Item>,
-    pub status: &'static str,
-    pub created: i64,
-    pub anchor: i64,
-    pub period_start: i64,
-    pub period_end: i64,
-    pub trial: Option<(i64, i64)>,
-    pub discount: Option<Discount>,
-    pub cancel_at_period_end: bool,
-    pub cancel_at: Option<i64>,
-    pub canceled_at: Option<i64>,
-    pub ended_at: Option<i64>,
-    pub latest_invoice: Option<String>,
-    pub metadata: Value,
-    pub last_json: Value,
-    pub states: Vec<SubState>,
-    pub pending_prorations: Vec<Line>,
-    pub invoices: u32,
-}
-
-#[derive(Clone)]
-pub struct Discount {
-    pub id: String,
-    pub coupon: usize,
-    pub coupon_id: &'static str,
-    pub start: i64,
-    pub end: Option<i64>,
-}
-
-/// An invoice line before it is rendered.
-#[derive(Clone)]
-pub struct Line {
-    pub item: String,
-    pub price: usize,
-    pub quantity: i64,
-    pub amount: i64,
-    pub proration: bool,
-    pub start: i64,
-    pub end: i64,
 }
 
 struct Payer {
@@ -360,12 +305,12 @@ impl<'a> Sim<'a> {
         self.push_checkout(session, json);
     }
 
-    fn push_checkout(&mut self, s: render::CheckoutIds, json: Value) {
+    fn push_checkout(&mut self, s: CheckoutIds, json: Value) {
         let obj = Obj::new(s.id, s.created, &json).customer(s.customer.as_deref());
         self.push(Kind::CheckoutSession, obj);
     }
 
-    fn checkout_ids(&mut self, at: i64) -> render::CheckoutIds {
+    fn checkout_ids(&mut self, at: i64) -> CheckoutIds {
         let prefix = if self.livemode() {
             "cs_live_a1"
         } else {
@@ -373,7 +318,7 @@ impl<'a> Sim<'a> {
         };
         let id = self.id(prefix, 54);
         let visitor = self.payer.visitor.clone();
-        render::CheckoutIds {
+        CheckoutIds {
             id,
             created: at,
             customer: self.payer.customer.clone(),

@@ -4,8 +4,9 @@
 use serde_json::Value;
 
 use super::catalog::{Duration, Interval};
+use super::model::{DAY, Discount, Item, Line, Sub};
 use super::rng::Rng;
-use super::simulate::{DAY, Discount, Item, Line, Sim, Sub, add_interval};
+use super::simulate::{Sim, add_interval};
 use super::store::{Kind, Obj};
 use super::truth::SubState;
 

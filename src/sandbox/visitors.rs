@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use super::generate::Account;
+use super::model::DAY;
 use super::rng::Rng;
-use super::simulate::DAY;
 
 pub const HEADER: &str = "visitor_id,session_id,timestamp,event,email,referrer,utm_source,utm_medium,utm_campaign,landing_page,country,device,browser,site_id,experiment,variant";
 

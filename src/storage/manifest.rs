@@ -29,12 +29,12 @@ pub struct Manifest {
 pub enum Change<'a> {
     /// Add files to the table.
     Append,
-    /// Replace the files whose path starts with this prefix (one account of a full refresh).
-    ReplacePrefix(&'a str),
-    /// Replace the files under any of these prefixes (the visitor files loaded again).
+    /// Replace the files under any of these prefixes (an account's full refresh, a mart, the
+    /// visitor files loaded again).
     ReplacePrefixes(&'a [String]),
 }
 
+/// Manifests are found only through [`super::Table`]; these spell their paths.
 fn dir(table: &str) -> String {
     format!("_manifests/{table}/")
 }
@@ -88,7 +88,6 @@ pub async fn commit(
         let mut files: Vec<FileEntry> = previous.map(|m| m.files).unwrap_or_default();
         match &change {
             Change::Append => {}
-            Change::ReplacePrefix(prefix) => files.retain(|f| !f.path.starts_with(prefix)),
             Change::ReplacePrefixes(prefixes) => {
                 files.retain(|f| !prefixes.iter().any(|p| f.path.starts_with(p.as_str())))
             }
@@ -117,17 +116,19 @@ pub async fn commit(
     }
 }
 
+/// A one-row, one-byte file entry for tests.
+#[cfg(test)]
+pub(crate) fn file(path: &str) -> FileEntry {
+    FileEntry {
+        path: path.into(),
+        rows: 1,
+        bytes: 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn file(path: &str) -> FileEntry {
-        FileEntry {
-            path: path.into(),
-            rows: 1,
-            bytes: 1,
-        }
-    }
 
     #[tokio::test]
     async fn versions_accumulate_and_replace_per_prefix() {
@@ -149,7 +150,7 @@ mod tests {
             "raw/prices",
             "r2",
             &[file("raw/prices/account=a/p2")],
-            Change::ReplacePrefix("raw/prices/account=a/"),
+            Change::ReplacePrefixes(&["raw/prices/account=a/".to_string()]),
         )
         .await
         .expect("v2");

@@ -4,6 +4,7 @@
 pub mod manifest;
 pub mod parquet;
 pub mod state;
+pub mod table;
 pub mod vacuum;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,8 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+pub use table::{Change, Part, Table};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {

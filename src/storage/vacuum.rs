@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use super::manifest::Manifest;
+use super::table::{DATA_DIRS, MANIFEST_DIR};
 use super::{Storage, StorageError};
 
 #[derive(Debug, Serialize, Default)]
@@ -25,7 +26,7 @@ pub async fn vacuum(
     dry_run: bool,
 ) -> Result<VacuumReport, StorageError> {
     let mut referenced: HashSet<String> = HashSet::new();
-    for path in storage.list("_manifests/").await? {
+    for path in storage.list(MANIFEST_DIR).await? {
         if !path.ends_with(".json") {
             continue;
         }
@@ -44,7 +45,7 @@ pub async fn vacuum(
         dry_run,
         ..VacuumReport::default()
     };
-    for prefix in ["raw/", "marts/"] {
+    for prefix in DATA_DIRS {
         for (path, modified, size) in storage.list_meta(prefix).await? {
             report.files_checked += 1;
             if referenced.contains(&path) {

@@ -71,6 +71,25 @@ pub struct ClientConfig {
     pub retry_base: Duration,
 }
 
+impl ClientConfig {
+    /// The client settings of `[stripe]`; the default pace is 90 % of the key mode's limit.
+    pub fn from_config(cfg: &crate::config::Config, live: bool) -> ClientConfig {
+        let mode_limit = if live { 100.0 } else { 25.0 };
+        ClientConfig {
+            api_base: cfg.stripe.api_base.clone(),
+            stripe_version: cfg.stripe.stripe_version.clone(),
+            requests_per_second: cfg
+                .stripe
+                .max_requests_per_second
+                .unwrap_or(mode_limit * 0.9),
+            max_in_flight: cfg.stripe.max_in_flight as usize,
+            timeout: Duration::from_secs(cfg.stripe.timeout_seconds as u64),
+            max_retries: cfg.stripe.max_retries,
+            retry_base: Duration::from_millis(cfg.runtime.retry_base_ms),
+        }
+    }
+}
+
 /// One client per Stripe account (the rate limit is per account).
 #[derive(Clone)]
 pub struct StripeClient {

@@ -5,7 +5,7 @@
 //! intermediate models are kept in memory, marts are written as Parquet and committed with a
 //! manifest exactly like extraction, so readers only ever see complete tables.
 
-pub mod command;
+pub mod args;
 pub mod models;
 pub mod money;
 pub mod mrr;
@@ -23,9 +23,7 @@ use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::storage::manifest::{self, Change};
-use crate::storage::parquet::PartWriter;
-use crate::storage::{Storage, StorageError};
+use crate::storage::{Change, Part, Storage, StorageError, Table};
 use models::{GraphError, Layer, Model};
 
 /// What the models are told (METRICS.md options); `None` lets the models decide from the data.
@@ -52,7 +50,7 @@ pub enum TransformError {
     Graph(#[from] GraphError),
     #[error("{0}")]
     Storage(#[from] StorageError),
-    #[error("model `{model}` (sql/{file}) failed: {message}")]
+    #[error("model `{model}` ({file}) failed: {message}")]
     Model {
         model: String,
         file: String,
@@ -60,6 +58,12 @@ pub enum TransformError {
     },
     #[error("{0}")]
     Setup(String),
+    /// `query`: bad SQL, an unknown table, an unreadable file (a usage error).
+    #[error("{0}")]
+    Query(String),
+    /// A model's rows are not unique by its declared grain.
+    #[error("{0}")]
+    Grain(String),
 }
 
 impl From<datafusion::error::DataFusionError> for TransformError {
@@ -129,6 +133,9 @@ pub async fn build_models(
     external.insert("params".into());
     external.insert("kpi_windows".into());
     external.insert("visitor_metadata_keys".into());
+    tables::register_schema(&ctx, models::LATEST)?;
+    let mut all = all;
+    all.extend(models::latest_relations().map_err(TransformError::Setup)?);
     let ordered = models::order(&all, &external)?;
     let selected = models::select(ordered, wanted)?;
     let in_memory: BTreeSet<&str> = selected
@@ -171,7 +178,10 @@ pub async fn build_models(
             Err(e) => {
                 let message = TransformError::Model {
                     model: model.name.clone(),
-                    file: model.file.clone(),
+                    file: match model.generated {
+                        true => model.file.clone(),
+                        false => format!("sql/{}", model.file),
+                    },
                     message: e.to_string(),
                 }
                 .to_string();
@@ -183,7 +193,10 @@ pub async fn build_models(
         }
         outcome.seconds = started.elapsed().as_secs_f64();
         tracing::info!(model = %model.name, rows = outcome.rows, seconds = outcome.seconds, status = outcome.status, "Model done.");
-        outcomes.push(outcome);
+        // The runner's own relations are reported only when they fail.
+        if !model.generated || outcome.status != "ok" {
+            outcomes.push(outcome);
+        }
         for d in &model.deps {
             let left = readers.get_mut(d.as_str()).map(|n| {
                 *n -= 1;
@@ -227,6 +240,7 @@ async fn materialise(
     }
     if model.view {
         ctx.register_table(model.name.as_str(), df.into_view())?;
+        check_grain(ctx, model).await?;
         return Ok((0, 0));
     }
     if model.layer != Layer::Mart {
@@ -250,42 +264,82 @@ async fn materialise(
         let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
         let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
         ctx.register_table(model.name.as_str(), Arc::new(table))?;
+        check_grain(ctx, model).await?;
         return Ok((rows, 0));
     }
     let schema = Arc::new(df.schema().as_arrow().clone());
-    let dir = format!("marts/{}", model.name);
-    let mut writer = PartWriter::new(
-        storage.clone(),
-        dir.clone(),
-        run_id.into(),
-        schema.clone(),
-        256 * 1024 * 1024,
-    );
+    let mart = Table::mart(storage, &model.name);
+    let mut writer = mart.writer(Part::Whole, run_id, schema.clone(), 256 * 1024 * 1024);
     let mut stream = df.execute_stream().await?;
     while let Some(batch) = stream.next().await {
         writer.write(&batch?).await?;
     }
     let files = writer.finish_at_least_one().await?;
     let rows = files.iter().map(|f| f.rows).sum();
-    let table = format!("marts/{}", model.name);
-    let previous = manifest::latest(storage, &table).await?;
-    let committed = manifest::commit(
-        storage,
-        &table,
-        run_id,
-        &files,
-        Change::ReplacePrefix(&format!("{dir}/")),
-    )
-    .await?;
-    // A mart is replaced whole: once the new version is committed, the old files go, so that
-    // `marts/<model>/*.parquet` is exactly the committed table for warehouses that glob.
-    for old in previous.iter().flat_map(|m| &m.files) {
-        if !committed.files.iter().any(|f| f.path == old.path) {
-            storage.delete(&old.path).await?;
-        }
-    }
+    // Its grain is checked on the written files before they are committed: a mart with
+    // duplicate keys is never published.
     tables::register_files(ctx, storage, &model.name, &files, Some(schema)).await?;
+    if let Err(e) = check_grain(ctx, model).await {
+        ctx.deregister_table(model.name.as_str())?;
+        for f in &files {
+            storage.delete(&f.path).await?;
+        }
+        return Err(e);
+    }
+    // A mart is replaced whole, and its old files go once the new version is committed, so
+    // that `marts/<model>/*.parquet` is exactly the committed table for warehouses that glob.
+    mart.commit(run_id, &files, Change::Replace(&[Part::Whole]))
+        .await?;
     Ok((rows, files.len()))
+}
+
+/// Fails when two rows of the model share its declared grain, naming one duplicated key.
+async fn check_grain(ctx: &SessionContext, model: &Model) -> Result<(), TransformError> {
+    let Some(grain) = &model.unique else {
+        return Ok(());
+    };
+    let (keys, sql) = match grain {
+        models::Grain::OneRow => (
+            Vec::new(),
+            format!(
+                "SELECT count(*) AS n FROM {} HAVING count(*) > 1",
+                model.name
+            ),
+        ),
+        models::Grain::Columns(columns) => {
+            let list = columns.join(", ");
+            (
+                columns.clone(),
+                format!(
+                    "SELECT {list}, count(*) AS n FROM {} GROUP BY {list} HAVING count(*) > 1 \
+                     LIMIT 1",
+                    model.name
+                ),
+            )
+        }
+    };
+    let found = ctx.sql(&sql).await?.collect().await?;
+    let Some(batch) = found.iter().find(|b| b.num_rows() > 0) else {
+        return Ok(());
+    };
+    let value = |i: usize| {
+        arrow::util::display::array_value_to_string(batch.column(i), 0)
+            .unwrap_or_else(|_| "?".into())
+    };
+    let key = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!("{k} = {}", value(i)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let times = value(keys.len());
+    Err(TransformError::Grain(match grain {
+        models::Grain::OneRow => format!("declares `-- unique: {grain}` but has {times} rows"),
+        models::Grain::Columns(_) => format!(
+            "declares `-- unique: {grain}` but {key} appears {times} times: the model \
+             duplicates rows (a join fans out, or an input holds duplicates)"
+        ),
+    }))
 }
 
 /// Every committed raw table and mart, registered by name: for `query`, tests and analysts.

@@ -31,10 +31,38 @@ pub struct Model {
     /// inline its query instead of reading a table held in memory (for wide, large inputs that
     /// are a plain projection of a raw table).
     pub view: bool,
+    /// Its grain, from the line `-- unique: a, b` (checks have none): the runner fails the
+    /// model when two rows share it.
+    pub unique: Option<Grain>,
+    /// Made by the runner (`latest.<stream>`), not a file under `sql/`.
+    pub generated: bool,
+}
+
+/// What identifies a row of a model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Grain {
+    /// These columns together.
+    Columns(Vec<String>),
+    /// The model has at most one row (`-- unique: (one row)`).
+    OneRow,
+}
+
+impl std::fmt::Display for Grain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Grain::Columns(c) => f.write_str(&c.join(", ")),
+            Grain::OneRow => f.write_str(ONE_ROW),
+        }
+    }
 }
 
 /// The line that makes a model a view.
 pub const VIEW_MARKER: &str = "-- Materialized: view";
+/// The line that declares a model's grain: `-- unique: date, currency`.
+pub const UNIQUE_MARKER: &str = "-- unique:";
+const ONE_ROW: &str = "(one row)";
+/// The schema of the relations the runner makes: `latest.<stream>`.
+pub const LATEST: &str = "latest";
 
 /// A seed: a CSV under `sql/seeds/` registered as a table of the same name.
 pub struct Seed {
@@ -54,6 +82,11 @@ pub enum GraphError {
     Duplicate { name: String, a: String, b: String },
     #[error("unknown model `{name}` in --models / [transform] models; known: {known}")]
     Unknown { name: String, known: String },
+    #[error(
+        "sql/{file}: no `-- unique: <columns>` line: declare the columns that identify a row \
+         (or `-- unique: (one row)`), so every build checks them"
+    )]
+    NoGrain { file: String },
 }
 
 pub fn seeds() -> Vec<Seed> {
@@ -105,6 +138,10 @@ pub fn parse_all(files: impl Iterator<Item = (String, String)>) -> Result<Vec<Mo
         let layer = layer(&file);
         let view = matches!(layer, Layer::Staging | Layer::Intermediate)
             && sql.lines().any(|l| l.trim() == VIEW_MARKER);
+        let unique = grain(&sql);
+        if unique.is_none() && layer != Layer::Check {
+            return Err(GraphError::NoGrain { file });
+        }
         models.push(Model {
             name,
             layer,
@@ -112,9 +149,78 @@ pub fn parse_all(files: impl Iterator<Item = (String, String)>) -> Result<Vec<Mo
             sql,
             deps,
             view,
+            unique,
+            generated: false,
         });
     }
     Ok(models)
+}
+
+/// The grain a model's leading comment declares.
+pub fn grain(sql: &str) -> Option<Grain> {
+    let line = sql
+        .lines()
+        .map_while(|l| l.trim_start().starts_with("--").then_some(l.trim()))
+        .find_map(|l| l.strip_prefix(UNIQUE_MARKER))?
+        .trim();
+    if line == ONE_ROW {
+        return Some(Grain::OneRow);
+    }
+    let columns: Vec<String> = line
+        .split(',')
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect();
+    (!columns.is_empty()).then_some(Grain::Columns(columns))
+}
+
+/// `latest.<stream>` for every raw stream: the newest stored version of each object (per
+/// `(_account, id)`, later extractions first), tombstones dropped, and one mode (live or test;
+/// objects without `livemode`, such as balance transactions, belong to the lake's mode). Staging
+/// models read these, so the rule is written once.
+pub fn latest_relations() -> Result<Vec<Model>, String> {
+    let mut out = Vec::new();
+    for def in crate::stripe::streams::STREAMS {
+        let schema = crate::stripe::schema::StreamSchema::parse(def.name, def.schema)
+            .map_err(|e| e.to_string())?;
+        let columns: Vec<&str> = schema
+            .arrow
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        // Snapshots without an id (the balance) have no versions to choose between.
+        if columns.contains(&"id") {
+            out.push(latest_relation(def.name, &columns));
+        }
+    }
+    Ok(out)
+}
+
+fn latest_relation(stream: &str, columns: &[&str]) -> Model {
+    let list: Vec<String> = columns.iter().map(|c| format!("v.\"{c}\"")).collect();
+    let mode = match columns.contains(&"livemode") {
+        true => "\n  AND COALESCE(v.livemode, s.livemode) = s.livemode",
+        false => "",
+    };
+    // The one-row settings go first: on the right of a CROSS JOIN, DataFusion emits a batch
+    // per row (BENCHMARKS.md).
+    let sql = format!(
+        "SELECT {}\nFROM stg_settings s\nCROSS JOIN (\n    SELECT *, row_number() OVER \
+         (PARTITION BY _account, id ORDER BY _extracted_at DESC, _run_id DESC) AS version_rank\n    \
+         FROM raw.{stream}\n) v\nWHERE v.version_rank = 1\n  AND NOT v._deleted{mode}",
+        list.join(", ")
+    );
+    Model {
+        name: format!("{LATEST}.{stream}"),
+        file: format!("made by the runner from raw.{stream}"),
+        deps: BTreeSet::from([format!("raw.{stream}"), "stg_settings".to_string()]),
+        sql,
+        layer: Layer::Staging,
+        view: true,
+        unique: None,
+        generated: true,
+    }
 }
 
 fn dependencies(file: &str, sql: &str) -> Result<BTreeSet<String>, GraphError> {
@@ -230,7 +336,44 @@ mod tests {
     use super::*;
 
     fn graph(files: &[(&str, &str)]) -> Result<Vec<Model>, GraphError> {
-        parse_all(files.iter().map(|(p, s)| (p.to_string(), s.to_string())))
+        parse_all(
+            files
+                .iter()
+                .map(|(p, s)| (p.to_string(), format!("-- unique: id\n{s}"))),
+        )
+    }
+
+    #[test]
+    fn a_model_declares_its_grain_or_is_refused() {
+        assert_eq!(
+            grain("-- What it is.\n-- unique: date, currency\nSELECT 1"),
+            Some(Grain::Columns(vec!["date".into(), "currency".into()]))
+        );
+        assert_eq!(grain("-- unique: (one row)\nSELECT 1"), Some(Grain::OneRow));
+        assert_eq!(
+            grain("SELECT 1 -- unique: a"),
+            None,
+            "only the leading comment"
+        );
+        let e = parse_all(std::iter::once((
+            "marts/m.sql".into(),
+            "SELECT 1 AS a".into(),
+        )))
+        .expect_err("no grain");
+        assert_eq!(
+            e,
+            GraphError::NoGrain {
+                file: "marts/m.sql".into()
+            }
+        );
+        let check = parse_all(std::iter::once((
+            "checks/c.sql".into(),
+            "SELECT 1 AS a".into(),
+        )));
+        assert!(
+            check.is_ok(),
+            "a check's rows are violations: it has no grain"
+        );
     }
 
     #[test]
@@ -293,7 +436,26 @@ mod tests {
         external.insert("kpi_windows".into());
         external.insert("visitor_metadata_keys".into());
         external.insert("raw.visitor_events".into());
-        order(&models, &external).expect("every model's inputs exist and there is no cycle");
+        let mut all = models.clone();
+        all.extend(latest_relations().expect("every stream's relation"));
+        order(&all, &external).expect("every model's inputs exist and there is no cycle");
+        let staging_reads_raw: Vec<&str> = models
+            .iter()
+            .filter(|m| m.deps.iter().any(|d| d.starts_with("raw.")))
+            .map(|m| m.name.as_str())
+            .collect();
+        // Staging reads `latest.<stream>`; only these need every stored version (discount
+        // objects and subscription states anywhere in the history, extraction times and modes),
+        // or read what is not a Stripe object.
+        assert_eq!(
+            staging_reads_raw,
+            [
+                "int_discounts",
+                "int_subscription_exact_states",
+                "stg_settings",
+                "stg_visitor_events"
+            ]
+        );
         let checks = models.iter().filter(|m| m.layer == Layer::Check).count();
         assert!(checks >= 3, "the identity checks are models too");
     }

@@ -7,7 +7,6 @@ use arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 
 use super::TransformError;
-use crate::error::Error;
 use crate::storage::Storage;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -30,16 +29,19 @@ pub async fn tables(storage: &Storage) -> Result<BTreeSet<String>, TransformErro
     Ok(names)
 }
 
-pub async fn run(storage: &Storage, args: &QueryArgs) -> Result<String, Error> {
+pub async fn run(storage: &Storage, args: &QueryArgs) -> Result<String, TransformError> {
     let sql = match (&args.sql, &args.file) {
-        (_, Some(path)) => std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?,
+        (_, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
+            TransformError::Query(format!("cannot read the SQL file {}: {e}", path.display()))
+        })?,
         (Some(sql), None) => sql.clone(),
-        (None, None) => return Err(Error::Usage("give the SQL, or --file q.sql".into())),
+        (None, None) => {
+            return Err(TransformError::Query(
+                "give the SQL, or --file q.sql".into(),
+            ));
+        }
     };
-    let ctx = super::open(storage)
-        .await
-        .map_err(|e| Error::Transient(e.to_string()))?;
+    let ctx = super::open(storage).await?;
     let explain = |e: DataFusionError| explain(e, storage);
     let df = match ctx.sql(&sql).await {
         Ok(df) => df,
@@ -50,10 +52,10 @@ pub async fn run(storage: &Storage, args: &QueryArgs) -> Result<String, Error> {
         Err(e) => return Err(explain(e).await),
     };
     render(&batches, &args.format)
-        .map_err(|e| Error::Usage(format!("cannot print the result: {e}")))
+        .map_err(|e| TransformError::Query(format!("cannot print the result: {e}")))
 }
 
-async fn explain(e: DataFusionError, storage: &Storage) -> Error {
+async fn explain(e: DataFusionError, storage: &Storage) -> TransformError {
     let message = e.strip_backtrace();
     if let Some(rest) = message.split("table '").nth(1)
         && message.contains("not found")
@@ -65,12 +67,12 @@ async fn explain(e: DataFusionError, storage: &Storage) -> Error {
             .await
             .map(|t| t.into_iter().collect::<Vec<_>>().join(", "))
             .unwrap_or_default();
-        return Error::Usage(format!(
+        return TransformError::Query(format!(
             "unknown table `{missing}`. Tables in this lake: {known}. Raw streams are \
              raw.<stream>; marts appear after `stripelake transform`."
         ));
     }
-    Error::Usage(format!("the query failed: {message}"))
+    TransformError::Query(format!("the query failed: {message}"))
 }
 
 fn render(batches: &[RecordBatch], format: &str) -> Result<String, arrow::error::ArrowError> {

@@ -17,9 +17,9 @@ use datafusion::execution::config::SessionConfig;
 use datafusion::prelude::SessionContext;
 
 use super::{Params, TransformError, models, udf};
-use crate::schema::StreamSchema;
-use crate::storage::Storage;
-use crate::storage::manifest::{self, FileEntry};
+use crate::storage::manifest::FileEntry;
+use crate::storage::{Storage, Table};
+use crate::stripe::schema::StreamSchema;
 use crate::stripe::streams::STREAMS;
 
 /// The URL our store is registered under inside DataFusion.
@@ -77,36 +77,36 @@ pub async fn register_raw(
     ctx: &SessionContext,
     storage: &Storage,
 ) -> Result<BTreeSet<String>, TransformError> {
-    let catalog = ctx
-        .catalog("datafusion")
-        .ok_or_else(|| TransformError::Setup("no default catalog".into()))?;
-    if catalog.schema("raw").is_none() {
-        catalog.register_schema(
-            "raw",
-            Arc::new(datafusion::catalog::MemorySchemaProvider::new()),
-        )?;
-    }
+    register_schema(ctx, "raw")?;
     let mut names = BTreeSet::new();
     for def in STREAMS {
         let schema = StreamSchema::parse(def.name, def.schema)
             .map_err(|e| TransformError::Setup(e.to_string()))?;
-        let files = manifest::latest(storage, &format!("raw/{}", def.name))
-            .await?
-            .map(|m| m.files)
-            .unwrap_or_default();
+        let files = Table::raw(storage, def.name).committed_files().await?;
         let name = format!("raw.{}", def.name);
         register_files(ctx, storage, &name, &files, Some(schema.arrow.clone())).await?;
         names.insert(name);
     }
     // Not a Stripe stream: the web-analytics events `load-visitors` writes (empty without them).
-    let files = manifest::latest(storage, crate::visitors::TABLE)
-        .await?
-        .map(|m| m.files)
-        .unwrap_or_default();
+    let files = Table::visitor_events(storage).committed_files().await?;
     let name = "raw.visitor_events".to_string();
     register_files(ctx, storage, &name, &files, Some(crate::visitors::schema())).await?;
     names.insert(name);
     Ok(names)
+}
+
+/// A schema (`raw`, `latest`) in the default catalog, for tables named `<schema>.<table>`.
+pub fn register_schema(ctx: &SessionContext, name: &str) -> Result<(), TransformError> {
+    let catalog = ctx
+        .catalog("datafusion")
+        .ok_or_else(|| TransformError::Setup("no default catalog".into()))?;
+    if catalog.schema(name).is_none() {
+        catalog.register_schema(
+            name,
+            Arc::new(datafusion::catalog::MemorySchemaProvider::new()),
+        )?;
+    }
+    Ok(())
 }
 
 /// Every committed mart, with the schema its files carry.
@@ -119,7 +119,7 @@ pub async fn register_marts(
         .into_iter()
         .filter(|m| m.layer == models::Layer::Mart)
     {
-        if let Some(m) = manifest::latest(storage, &format!("marts/{}", model.name)).await? {
+        if let Some(m) = Table::mart(storage, &model.name).latest().await? {
             register_files(ctx, storage, &model.name, &m.files, None).await?;
             names.insert(model.name);
         }

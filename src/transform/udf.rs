@@ -71,8 +71,15 @@ fn udf(name: &'static str, arity: usize, returns: DataType, body: Body) -> Scala
 }
 
 pub fn register(ctx: &SessionContext) {
+    for f in functions() {
+        ctx.register_udf(f);
+    }
+}
+
+/// Every `sl_*` function the models may call (each documented in `sql/README.md`).
+pub fn functions() -> Vec<ScalarUDF> {
     let list = DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)));
-    for f in [
+    vec![
         udf("sl_day", 2, DataType::Date32, sl_day),
         udf("sl_seconds", 1, DataType::Int64, sl_seconds),
         udf("sl_add_days", 2, DataType::Date32, sl_add_days),
@@ -90,9 +97,7 @@ pub fn register(ctx: &SessionContext) {
         udf("sl_reconstruct", 3, DataType::Utf8, sl_reconstruct),
         udf("sl_convert", 4, DataType::Int64, sl_convert),
         udf("sl_div_2dp", 2, DataType::Decimal128(38, 2), sl_div_2dp),
-    ] {
-        ctx.register_udf(f);
-    }
+    ]
 }
 
 fn err(name: &str, message: impl std::fmt::Display) -> DataFusionError {
@@ -686,6 +691,18 @@ fn sl_div_2dp(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_function_is_documented_where_sql_authors_read() {
+        let readme = include_str!("../../sql/README.md");
+        for f in super::functions() {
+            assert!(
+                readme.contains(&format!("`{}(", f.name())),
+                "sql/README.md does not document {}",
+                f.name()
+            );
+        }
+    }
+
     use super::value_at;
     use serde_json::json;
 

@@ -11,14 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use super::read;
 use super::source::{self, SourceFile};
-use super::{Mapping, TABLE, VisitorError, schema};
+use super::{Mapping, VisitorError, schema};
 use crate::config::VisitorsConfig;
-use crate::storage::Storage;
-use crate::storage::manifest::{self, Change, FileEntry};
-use crate::storage::parquet::PartWriter;
-
-const STATE: &str = "_state/visitor_events/files.json";
-const QUARANTINE: &str = "quarantine/visitor_events";
+use crate::storage::manifest::FileEntry;
+use crate::storage::{Change, Part, Storage, Table};
 
 /// What the state remembers of a loaded file: a file whose size or modification time changed
 /// is loaded again (and its new rows replace the old ones in staging).
@@ -61,15 +57,8 @@ pub struct LoadReport {
     pub max_bad_row_ratio: f64,
 }
 
-async fn load_state(storage: &Storage) -> Result<LoadedFiles, VisitorError> {
-    match storage.get(STATE).await? {
-        None => Ok(LoadedFiles::default()),
-        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| VisitorError::Format {
-            file: STATE.into(),
-            message: format!("corrupt loaded-files state ({e}): delete it to reload every file"),
-        }),
-    }
-}
+/// The visitor files' state is one document for the whole table.
+const ALL_FILES: &str = "";
 
 /// Loads the files of `source` not loaded before (all of them with `reload`).
 pub async fn load(
@@ -92,7 +81,8 @@ pub async fn load(
         // A daily export's glob may match nothing yet: nothing to load, not a broken setup.
         tracing::warn!(source, "no visitor file matches the glob yet");
     }
-    let mut state = load_state(storage).await?;
+    let table = Table::visitor_events(storage);
+    let mut state: LoadedFiles = table.load_state(ALL_FILES).await?.unwrap_or_default();
     let mapping = Mapping::new(cfg);
     let mut report = LoadReport {
         source: source.into(),
@@ -119,7 +109,7 @@ pub async fn load(
             report.files_unchanged += 1;
             continue;
         }
-        let (parts, outcome) = match load_file(storage, file, &mapping, stamp).await {
+        let (parts, outcome) = match load_file(&table, file, &mapping, stamp).await {
             Ok(loaded) => loaded,
             Err(VisitorError::Storage(e)) => return Err(VisitorError::Storage(e)),
             Err(e) => {
@@ -192,53 +182,30 @@ pub async fn load(
         return Err(e);
     }
     if !quarantine.is_empty() {
-        let path = format!("{QUARANTINE}/{load_id}.ndjson");
+        let path = table.quarantine_path(load_id);
         storage.put(&path, quarantine).await?;
         report.quarantine = Some(path);
     }
-    // Data files → manifest → state: the commit protocol of every table.
+    // Data files → manifest → state: the commit protocol of every table. The new version drops
+    // what a reloaded file held before, and its earlier parts are deleted, so the table's
+    // directory holds the table.
     if !newly.is_empty() {
-        let previous = manifest::latest(storage, TABLE).await?;
-        let replaced: Vec<String> = newly.iter().map(|(name, _)| file_dir(name) + "/").collect();
-        let manifest = manifest::commit(
-            storage,
-            TABLE,
-            load_id,
-            &committed,
-            Change::ReplacePrefixes(&replaced),
-        )
-        .await?;
-        // A reloaded file's earlier parts are no longer committed: delete them, so the table's
-        // directory holds the table.
-        for old in previous.iter().flat_map(|m| &m.files) {
-            if !manifest.files.iter().any(|f| f.path == old.path) {
-                storage.delete(&old.path).await?;
-            }
-        }
-    }
-    if !newly.is_empty() {
+        let replaced: Vec<Part<'_>> = newly
+            .iter()
+            .map(|(name, _)| Part::SourceFile(name))
+            .collect();
+        table
+            .commit(load_id, &committed, Change::Replace(&replaced))
+            .await?;
         state.files.extend(newly);
-        let body = serde_json::to_vec_pretty(&state).map_err(|e| VisitorError::Format {
-            file: STATE.into(),
-            message: e.to_string(),
-        })?;
-        storage.put(STATE, body).await?;
+        table.save_state(ALL_FILES, &state).await?;
     }
     Ok(report)
 }
 
-/// The directory of one source file's parts: a stable hash of its name (FNV-1a, 64 bits), so
-/// every load of the file lands under the same prefix.
-fn file_dir(name: &str) -> String {
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    format!("{TABLE}/file={hash:016x}")
-}
-
 /// Reads one file on a blocking thread while this task writes its batches as Parquet parts.
 async fn load_file(
-    storage: &Storage,
+    table: &Table,
     file: &SourceFile,
     mapping: &Mapping,
     stamp: read::Stamp<'_>,
@@ -268,10 +235,9 @@ async fn load_file(
             read::read_file(&local, &name, format, &mapping, stamp, &tx)
         })
     };
-    let mut writer = PartWriter::new(
-        storage.clone(),
-        file_dir(&file.key),
-        stamp.load_id.into(),
+    let mut writer = table.writer(
+        Part::SourceFile(&file.key),
+        stamp.load_id,
         schema(),
         128 << 20,
     );

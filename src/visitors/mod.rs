@@ -3,8 +3,8 @@
 //! `[visitors.columns]`); bad rows quarantined with file, line and reason; each file loaded once.
 //! Sessions, channels and attribution are SQL models over the table this writes.
 
+pub mod args;
 pub mod channel;
-pub mod command;
 pub mod load;
 mod mapping;
 mod read;
@@ -16,9 +16,6 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 pub use load::{LoadReport, load};
 pub use mapping::{Lookup, Mapping};
-
-/// The table the loader appends to.
-pub const TABLE: &str = "raw/visitor_events";
 
 /// `raw.visitor_events`: the mapped columns, then where each row came from.
 pub fn schema() -> SchemaRef {

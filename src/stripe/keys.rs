@@ -3,12 +3,10 @@
 //! which asks Stripe whether a key really has them.
 
 use serde::Serialize;
-use serde_json::{Value, json};
 
+use super::streams::{self, StreamDef, Sync};
+use super::{ClientConfig, StripeClient, StripeError};
 use crate::config::{ApiKey, Config, KeyKind};
-use crate::error::Error;
-use crate::stripe::streams::{self, StreamDef, Sync};
-use crate::stripe::{StripeClient, StripeError};
 
 const DASHBOARD: &str = "https://dashboard.stripe.com";
 
@@ -135,71 +133,52 @@ fn probe_path(def: &StreamDef) -> (String, Vec<(String, String)>) {
     }
 }
 
-/// `stripelake check`: the key's prefix, `/v1/balance`, then one call per selected stream and
-/// account. Returns the summary and the verdict (3 on a refused key, 4 on missing permissions).
-pub async fn run_check(cfg: &Config, key: &ApiKey) -> (Value, Vec<Probe>, Result<(), Error>) {
-    let mut probes = Vec::new();
-    let outcome = probe_all(cfg, key, &mut probes).await;
-    let missing: Vec<&str> = {
-        let mut m: Vec<&str> = Vec::new();
-        for p in probes.iter().filter(|p| !p.ok) {
+/// What `stripelake check` learnt: one probe per selected stream and account.
+pub struct CheckReport {
+    pub probes: Vec<Probe>,
+}
+
+impl CheckReport {
+    /// The permissions some probe found missing, once each.
+    pub fn missing(&self) -> Vec<&'static str> {
+        let mut m: Vec<&'static str> = Vec::new();
+        for p in self.probes.iter().filter(|p| !p.ok) {
             if !m.contains(&p.permission) {
                 m.push(p.permission);
             }
         }
         m
-    };
-    let outcome = outcome.and_then(|()| {
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Permission(format!(
-                "the key lacks {}: edit the key in the Dashboard to add them, or create a new \
-                 one with `stripelake key-link`",
-                missing.join(", ")
-            )))
-        }
-    });
-    let summary = json!({
-        "command": "check",
-        "status": if outcome.is_ok() { "ok" } else { "failed" },
-        "exit_code": outcome.as_ref().err().map_or(0, Error::exit_code),
-        "error": outcome.as_ref().err().map(|e| e.to_string()),
-        "key_prefix": key.prefix(),
-        "missing_permissions": missing,
-        "probes": probes,
-    });
-    (summary, probes, outcome)
+    }
 }
 
-async fn probe_all(cfg: &Config, key: &ApiKey, probes: &mut Vec<Probe>) -> Result<(), Error> {
-    let live =
-        check(key, cfg.stripe.allow_secret_key, &cfg.extract.streams).map_err(Error::Usage)?;
-    let selected = streams::select(&cfg.extract.streams).map_err(Error::Usage)?;
-    let mut client_config = crate::extract::command::client_config(cfg, live);
+/// `stripelake check` after the key rules: `/v1/balance` first (a revoked or wrong-mode key
+/// fails there with Stripe's own words), then one call per selected stream and account.
+/// A 403 is a probe's answer; a refused key or a failure after retries ends the check.
+pub async fn probe(cfg: &Config, key: &ApiKey, live: bool) -> Result<CheckReport, StripeError> {
+    let selected = streams::select(&cfg.extract.streams).map_err(StripeError::Setup)?;
+    let mut client_config = ClientConfig::from_config(cfg, live);
     client_config.max_retries = client_config.max_retries.min(3);
     let accounts: Vec<Option<String>> = if cfg.stripe.accounts.is_empty() {
         vec![None]
     } else {
         cfg.stripe.accounts.iter().cloned().map(Some).collect()
     };
+    let mut probes = Vec::new();
     for account in accounts {
         let label = account.clone().unwrap_or_else(|| "(the key's own)".into());
-        let client = StripeClient::new(client_config.clone(), key, account)
-            .map_err(|e| Error::Usage(e.to_string()))?;
+        let client = StripeClient::new(client_config.clone(), key, account)?;
         // The balance first: a revoked or wrong-mode key fails here with Stripe's own words.
-        match client.get("/v1/balance", &[]).await {
-            Err(StripeError::Auth { message, .. }) => return Err(Error::Auth(message)),
-            Err(e @ StripeError::Exhausted { .. }) => return Err(Error::Transient(e.to_string())),
-            _ => {}
+        if let Err(e @ (StripeError::Auth { .. } | StripeError::Exhausted { .. })) =
+            client.get("/v1/balance", &[]).await
+        {
+            return Err(e);
         }
         for def in selected.iter().filter(|d| d.sync != Sync::Child) {
             let (path, query) = probe_path(def);
             let (ok, message) = match client.get(&path, &query).await {
                 Ok(_) => (true, None),
                 Err(StripeError::Permission { message, .. }) => (false, Some(message)),
-                Err(StripeError::Auth { message, .. }) => return Err(Error::Auth(message)),
-                Err(e) => return Err(Error::Transient(e.to_string())),
+                Err(e) => return Err(e),
             };
             probes.push(Probe {
                 account: label.clone(),
@@ -210,7 +189,7 @@ async fn probe_all(cfg: &Config, key: &ApiKey, probes: &mut Vec<Probe>) -> Resul
             });
         }
     }
-    Ok(())
+    Ok(CheckReport { probes })
 }
 
 /// The probes as an aligned table.

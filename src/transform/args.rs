@@ -1,15 +1,10 @@
-//! `stripelake transform`: options from pipeline.toml and flags, the run summary, the exit code.
-
-use std::time::Instant;
+//! `stripelake transform`'s flags, and the options the models are told (pipeline.toml and flags).
 
 use chrono::NaiveDate;
 use clap::Args;
-use serde_json::{Value, json};
 
-use super::{ModelOutcome, Params};
+use super::Params;
 use crate::config::Config;
-use crate::error::Error;
-use crate::storage::Storage;
 
 #[derive(Debug, Args, Default, Clone)]
 pub struct TransformArgs {
@@ -43,52 +38,6 @@ pub fn params(cfg: &Config, args: &TransformArgs) -> Params {
         session_timeout_minutes: Some(cfg.visitors.session_timeout_minutes),
         visitor_metadata_keys: cfg.visitors.metadata_keys.clone(),
     }
-}
-
-/// Runs the models; returns the summary and the verdict (1 when a model failed or was skipped).
-pub async fn run(cfg: &Config, args: &TransformArgs, run_id: &str) -> (Value, Result<(), Error>) {
-    let started = Instant::now();
-    let mut summary = json!({"command": "transform", "run_id": run_id});
-    let storage = match Storage::open(&cfg.storage.url, &cfg.storage.options) {
-        Ok(s) => s,
-        Err(e) => return fail(summary, Error::Usage(e.to_string())),
-    };
-    let wanted = if args.models.is_empty() {
-        cfg.transform.models.clone()
-    } else {
-        args.models.clone()
-    };
-    let outcomes = match super::run(&storage, &params(cfg, args), &wanted, run_id).await {
-        Ok(o) => o,
-        Err(e @ super::TransformError::Graph(_)) => {
-            return fail(summary, Error::Usage(e.to_string()));
-        }
-        Err(e) => return fail(summary, Error::Transient(e.to_string())),
-    };
-    let bad: Vec<&ModelOutcome> = outcomes.iter().filter(|o| o.status != "ok").collect();
-    let verdict = if bad.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Partial(format!(
-            "{} of {} models did not build: {}",
-            bad.len(),
-            outcomes.len(),
-            bad.iter()
-                .map(|o| o.model.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )))
-    };
-    summary["status"] = json!(if verdict.is_ok() { "ok" } else { "partial" });
-    summary["seconds"] = json!(started.elapsed().as_secs_f64());
-    summary["models"] = json!(outcomes);
-    (summary, verdict)
-}
-
-fn fail(mut summary: Value, e: Error) -> (Value, Result<(), Error>) {
-    summary["status"] = json!("failed");
-    summary["error"] = json!(e.to_string());
-    (summary, Err(e))
 }
 
 #[cfg(test)]

@@ -1,0 +1,319 @@
+//! One table of the lake, and the only place its paths are spelled: where its parts go, how a
+//! version is committed (data files → create-only manifest), what follows a commit (deleting the
+//! files a replacing commit superseded; cursor state after the manifest), and the other files the
+//! lake holds (run summaries, quarantine, state).
+//!
+//! ```text
+//! raw/<stream>/account=<acct>/part-<n>-<run_id>.parquet     a raw stream, one directory per account
+//! raw/visitor_events/file=<hash>/part-<n>-<load_id>.parquet  visitor events, one per source file
+//! marts/<model>/part-<n>-<run_id>.parquet                    a mart, replaced whole
+//! _manifests/<table>/<version>.json                          committed versions
+//! _state/<acct>/<stream>.json, _state/visitor_events/files.json
+//! _runs/<run_id>.json, quarantine/visitor_events/<load_id>.ndjson
+//! ```
+
+use arrow::datatypes::SchemaRef;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::manifest::{self, FileEntry, Manifest};
+use super::parquet::PartWriter;
+use super::{Storage, StorageError};
+
+/// Top-level directories that hold table data (what `vacuum` walks).
+pub const DATA_DIRS: [&str; 2] = ["raw/", "marts/"];
+/// Where manifests live.
+pub const MANIFEST_DIR: &str = "_manifests/";
+
+const VISITOR_EVENTS: &str = "visitor_events";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Kind {
+    Raw,
+    Mart,
+    VisitorEvents,
+}
+
+/// A table of the lake.
+#[derive(Clone, Debug)]
+pub struct Table {
+    storage: Storage,
+    kind: Kind,
+    /// The stream or model name.
+    name: String,
+    /// `raw/<stream>` or `marts/<model>`: the manifest's table id.
+    id: String,
+}
+
+/// The part of a table a writer fills and a replacing commit replaces.
+#[derive(Clone, Copy, Debug)]
+pub enum Part<'a> {
+    /// One Stripe account of a raw stream.
+    Account(&'a str),
+    /// One source file of the visitor events (its name or URL).
+    SourceFile(&'a str),
+    /// A mart.
+    Whole,
+}
+
+/// How a commit changes the table's file list.
+#[derive(Clone, Copy, Debug)]
+pub enum Change<'a> {
+    /// New files beside the committed ones.
+    Append,
+    /// The new files replace what these parts held.
+    Replace(&'a [Part<'a>]),
+}
+
+impl Table {
+    pub fn raw(storage: &Storage, stream: &str) -> Table {
+        Table::new(storage, Kind::Raw, stream, format!("raw/{stream}"))
+    }
+
+    pub fn mart(storage: &Storage, model: &str) -> Table {
+        Table::new(storage, Kind::Mart, model, format!("marts/{model}"))
+    }
+
+    pub fn visitor_events(storage: &Storage) -> Table {
+        Table::new(
+            storage,
+            Kind::VisitorEvents,
+            VISITOR_EVENTS,
+            format!("raw/{VISITOR_EVENTS}"),
+        )
+    }
+
+    fn new(storage: &Storage, kind: Kind, name: &str, id: String) -> Table {
+        Table {
+            storage: storage.clone(),
+            kind,
+            name: name.into(),
+            id,
+        }
+    }
+
+    /// `raw/<stream>` or `marts/<model>`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The directory of a part's files (root-relative).
+    fn dir(&self, part: Part<'_>) -> String {
+        match part {
+            Part::Account(account) => format!("{}/account={account}", self.id),
+            Part::SourceFile(name) => format!("{}/file={:016x}", self.id, fnv1a(name)),
+            Part::Whole => self.id.clone(),
+        }
+    }
+
+    /// A writer of Parquet parts for one part of the table; commit what it returns.
+    pub fn writer(
+        &self,
+        part: Part<'_>,
+        run_id: &str,
+        schema: SchemaRef,
+        target_bytes: usize,
+    ) -> PartWriter {
+        PartWriter::new(
+            self.storage.clone(),
+            self.dir(part),
+            run_id.into(),
+            schema,
+            target_bytes,
+        )
+    }
+
+    /// The latest committed version.
+    pub async fn latest(&self) -> Result<Option<Manifest>, StorageError> {
+        manifest::latest(&self.storage, &self.id).await
+    }
+
+    /// The files of the latest committed version (none before the first commit).
+    pub async fn committed_files(&self) -> Result<Vec<FileEntry>, StorageError> {
+        Ok(self.latest().await?.map(|m| m.files).unwrap_or_default())
+    }
+
+    /// Commits a new version. A replacing commit of a mart or of visitor files then deletes the
+    /// files it superseded, so a glob of the table's directory is the table; a raw stream's
+    /// replaced files stay until `vacuum` (a reader of the previous version may still read them).
+    pub async fn commit(
+        &self,
+        run_id: &str,
+        files: &[FileEntry],
+        change: Change<'_>,
+    ) -> Result<Manifest, StorageError> {
+        let (prefixes, replacing) = match change {
+            Change::Append => (Vec::new(), false),
+            Change::Replace(parts) => (
+                parts.iter().map(|p| format!("{}/", self.dir(*p))).collect(),
+                true,
+            ),
+        };
+        let previous = if replacing && self.kind != Kind::Raw {
+            self.latest().await?
+        } else {
+            None
+        };
+        let committed = manifest::commit(
+            &self.storage,
+            &self.id,
+            run_id,
+            files,
+            if replacing {
+                manifest::Change::ReplacePrefixes(&prefixes)
+            } else {
+                manifest::Change::Append
+            },
+        )
+        .await?;
+        for old in previous.iter().flat_map(|m| &m.files) {
+            if !committed.files.iter().any(|f| f.path == old.path) {
+                self.storage.delete(&old.path).await?;
+            }
+        }
+        Ok(committed)
+    }
+
+    /// Where the state of one account of a raw stream (or of the visitor files) lives.
+    fn state_path(&self, account: &str) -> String {
+        match self.kind {
+            Kind::VisitorEvents => format!("_state/{VISITOR_EVENTS}/files.json"),
+            _ => format!("_state/{account}/{}.json", self.name),
+        }
+    }
+
+    /// The state saved after a commit (cursors, loaded files); `None` before the first.
+    pub async fn load_state<T: DeserializeOwned>(
+        &self,
+        account: &str,
+    ) -> Result<Option<T>, StorageError> {
+        let path = self.state_path(account);
+        match self.storage.get(&path).await? {
+            None => Ok(None),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StorageError::Corrupt {
+                        path,
+                        message: format!("{e}; delete it to extract or load that table again"),
+                    })
+            }
+        }
+    }
+
+    /// Saves the state: only ever after the manifest it describes is committed.
+    pub async fn save_state<T: Serialize>(
+        &self,
+        account: &str,
+        state: &T,
+    ) -> Result<(), StorageError> {
+        let path = self.state_path(account);
+        let body = serde_json::to_vec_pretty(state).map_err(|e| StorageError::Corrupt {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        self.storage.put(&path, body).await
+    }
+
+    /// Where one load's bad rows go (visitor events).
+    pub fn quarantine_path(&self, load_id: &str) -> String {
+        format!("quarantine/{}/{load_id}.ndjson", self.name)
+    }
+}
+
+/// Where a run's summary is written.
+pub fn run_summary_path(run_id: &str) -> String {
+    format!("_runs/{run_id}.json")
+}
+
+/// A stable hash of a source file's name (FNV-1a, 64 bits): every load of the file lands under
+/// the same directory.
+fn fnv1a(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::manifest::file;
+
+    #[tokio::test]
+    async fn replacing_a_mart_deletes_its_old_files_and_a_raw_stream_keeps_them() {
+        let s = Storage::open("memory://", &Default::default()).expect("store");
+        let mart = Table::mart(&s, "m");
+        s.put("marts/m/old.parquet", b"x".to_vec())
+            .await
+            .expect("put");
+        mart.commit("r1", &[file("marts/m/old.parquet")], Change::Append)
+            .await
+            .expect("v1");
+        s.put("marts/m/new.parquet", b"y".to_vec())
+            .await
+            .expect("put");
+        let v2 = mart
+            .commit(
+                "r2",
+                &[file("marts/m/new.parquet")],
+                Change::Replace(&[Part::Whole]),
+            )
+            .await
+            .expect("v2");
+        assert_eq!(v2.files, [file("marts/m/new.parquet")]);
+        assert_eq!(
+            s.list("marts/m/").await.expect("list"),
+            ["marts/m/new.parquet"]
+        );
+
+        let raw = Table::raw(&s, "prices");
+        let a = "raw/prices/account=a/p1.parquet";
+        s.put(a, b"x".to_vec()).await.expect("put");
+        raw.commit("r1", &[file(a)], Change::Append)
+            .await
+            .expect("v1");
+        let b = "raw/prices/account=a/p2.parquet";
+        s.put(b, b"y".to_vec()).await.expect("put");
+        let v2 = raw
+            .commit("r2", &[file(b)], Change::Replace(&[Part::Account("a")]))
+            .await
+            .expect("v2");
+        assert_eq!(v2.files, [file(b)]);
+        assert_eq!(s.list("raw/prices/").await.expect("list").len(), 2);
+    }
+
+    #[test]
+    fn every_path_comes_from_the_layout() {
+        let s = Storage::open("memory://", &Default::default()).expect("store");
+        let raw = Table::raw(&s, "charges");
+        assert_eq!(
+            raw.dir(Part::Account("acct_1")),
+            "raw/charges/account=acct_1"
+        );
+        assert_eq!(raw.state_path("acct_1"), "_state/acct_1/charges.json");
+        let visitors = Table::visitor_events(&s);
+        assert_eq!(visitors.id(), "raw/visitor_events");
+        assert_eq!(
+            visitors.state_path("ignored"),
+            "_state/visitor_events/files.json"
+        );
+        assert!(
+            visitors
+                .dir(Part::SourceFile("exports/a.csv"))
+                .starts_with("raw/visitor_events/file=")
+        );
+        assert_eq!(
+            visitors.quarantine_path("run1"),
+            "quarantine/visitor_events/run1.ndjson"
+        );
+        assert_eq!(
+            Table::mart(&s, "mrr_daily").dir(Part::Whole),
+            "marts/mrr_daily"
+        );
+        assert_eq!(run_summary_path("r"), "_runs/r.json");
+    }
+}
