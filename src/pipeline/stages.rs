@@ -118,16 +118,15 @@ fn visitors_report(loaded: &visitors::LoadReport, detail: Map<String, Value>) ->
         .iter()
         .map(|r| format!("{} ({})", r.file, r.reason))
         .collect();
+    let quarantined = match &loaded.quarantine {
+        Some(path) => format!(" Bad rows are in {path} with their line and reason."),
+        None => String::new(),
+    };
     let error = Error::Partial(format!(
-        "{} visitor file(s) refused, nothing of them loaded (the other files were): {}. Bad \
-         rows are in {} with their line and reason: fix the export or the [visitors.columns] \
-         mapping, or raise [visitors] max_bad_row_ratio",
+        "{} visitor file(s) refused, nothing of them loaded (the other files were): {}.{quarantined} \
+         Fix the export or the [visitors.columns] mapping, or raise [visitors] max_bad_row_ratio",
         loaded.refused.len(),
         files.join("; "),
-        loaded
-            .quarantine
-            .as_deref()
-            .unwrap_or("quarantine/visitor_events/")
     ));
     if loaded.files_loaded == 0 {
         StageReport::failed(Stage::LoadVisitors, error, detail)
