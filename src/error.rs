@@ -148,10 +148,12 @@ fn transform_class(e: &TransformError) -> ExitClass {
     match e {
         TransformError::Graph(_) => ExitClass::Usage,
         TransformError::Storage(e) => storage_class(e),
-        TransformError::Model { .. } | TransformError::Grain(_) => ExitClass::Partial,
+        TransformError::Model { .. } | TransformError::Grain(_) | TransformError::Check(_) => {
+            ExitClass::Partial
+        }
         TransformError::Query(_) => ExitClass::Usage,
         // Registering tables reads the lake: what fails there is the store, retried later.
-        TransformError::Setup(_) => ExitClass::Transient,
+        TransformError::Setup(_) | TransformError::DataFusion(_) => ExitClass::Transient,
     }
 }
 

@@ -58,18 +58,17 @@ pub enum TransformError {
     },
     #[error("{0}")]
     Setup(String),
+    #[error(transparent)]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    /// A check's query returned violations.
+    #[error("{0}")]
+    Check(String),
     /// `query`: bad SQL, an unknown table, an unreadable file (a usage error).
     #[error("{0}")]
     Query(String),
     /// A model's rows are not unique by its declared grain.
     #[error("{0}")]
     Grain(String),
-}
-
-impl From<datafusion::error::DataFusionError> for TransformError {
-    fn from(e: datafusion::error::DataFusionError) -> Self {
-        TransformError::Setup(e.to_string())
-    }
 }
 
 #[derive(Debug, Serialize, Clone)]
@@ -233,7 +232,7 @@ async fn materialise(
         let first = arrow::util::pretty::pretty_format_batches(&shown)
             .map(|t| t.to_string())
             .unwrap_or_default();
-        return Err(TransformError::Setup(format!(
+        return Err(TransformError::Check(format!(
             "{count} rows break this check; the first:\n{}",
             first.lines().take(6).collect::<Vec<_>>().join("\n")
         )));
