@@ -64,6 +64,9 @@ pub struct StripeConfig {
     pub api_base: String,
     pub stripe_version: String,
     pub accounts: Vec<String>,
+    /// The key's own account id, for keys Stripe refuses `/v1/account` (checked against what
+    /// Stripe says when both are known).
+    pub account_id: Option<String>,
     pub allow_secret_key: bool,
     /// `None`: 90 % of the key's mode limit, decided by the client.
     pub max_requests_per_second: Option<f64>,
@@ -153,6 +156,7 @@ impl Default for StripeConfig {
             api_base: "https://api.stripe.com".into(),
             stripe_version: "2026-07-29.dahlia".into(),
             accounts: Vec::new(),
+            account_id: None,
             allow_secret_key: false,
             max_requests_per_second: None,
             max_in_flight: 24,

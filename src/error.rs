@@ -77,6 +77,8 @@ pub enum Error {
     #[error(transparent)]
     Stripe(#[from] StripeError),
     #[error(transparent)]
+    Extract(#[from] crate::extract::ExtractError),
+    #[error(transparent)]
     Transform(#[from] TransformError),
     #[error(transparent)]
     Visitors(#[from] VisitorError),
@@ -94,6 +96,8 @@ impl Error {
             Error::NothingToDo(_) => ExitClass::NothingToDo,
             Error::Storage(e) => storage_class(e),
             Error::Stripe(e) => stripe_class(e),
+            Error::Extract(crate::extract::ExtractError::Stripe(e)) => stripe_class(e),
+            Error::Extract(crate::extract::ExtractError::Storage(e)) => storage_class(e),
             Error::Transform(e) => transform_class(e),
             Error::Visitors(VisitorError::Storage(e)) => storage_class(e),
             Error::Visitors(_) => ExitClass::Usage,

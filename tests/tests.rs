@@ -14,6 +14,8 @@ mod cloud;
 mod docs;
 /// Extraction over HTTP: exact backfills, faults, crashes, incremental runs, errors, secrets.
 mod extract;
+/// Issue #23's defects, one test each: nothing lost, doubled, or written outside the lake.
+mod hardening;
 /// Keys: check, key-link, and a canary key that never appears anywhere.
 mod keys;
 /// The source tree: no module imports one that imports it back.

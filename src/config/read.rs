@@ -366,6 +366,7 @@ const STRIPE_KEYS: &[&str] = &[
     "api_base",
     "stripe_version",
     "accounts",
+    "account_id",
     "allow_secret_key",
     "max_requests_per_second",
     "max_in_flight",
@@ -385,6 +386,7 @@ fn read_stripe(cx: &mut Ctx<'_>, t: &DeTable<'_>, c: &mut StripeConfig) {
             "api_base" => set(&mut c.api_base, checked(cx, key, v, &API_BASE)),
             "stripe_version" => set(&mut c.stripe_version, checked(cx, key, v, &VERSION)),
             "accounts" => set(&mut c.accounts, strings(cx, key, v, &ACCOUNT)),
+            "account_id" => set(&mut c.account_id, checked(cx, key, v, &ACCOUNT).map(Some)),
             "allow_secret_key" => set(&mut c.allow_secret_key, boolean(cx, key, v)),
             "max_requests_per_second" => set(
                 &mut c.max_requests_per_second,

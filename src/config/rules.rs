@@ -177,14 +177,7 @@ fn is_metadata_key(s: &str) -> bool {
 }
 
 fn is_timezone(s: &str) -> bool {
-    let mut parts = s.split('/');
-    let first = parts.next().unwrap_or_default();
-    let word = |p: &str, extra: &[u8]| {
-        !p.is_empty()
-            && p.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || extra.contains(&b))
-    };
-    !first.bytes().any(|b| b.is_ascii_digit()) && word(first, b"") && parts.all(|p| word(p, b"+-"))
+    s.parse::<chrono_tz::Tz>().is_ok()
 }
 
 fn is_storage_url(s: &str) -> bool {

@@ -54,8 +54,28 @@ pub struct StreamCtx {
 pub enum ListError {
     #[error(transparent)]
     Stripe(#[from] StripeError),
+    /// A 200 whose body is not what Stripe sends: a proxy, a captive portal, a wrong
+    /// `--api-base`. Taken for an empty list, it would move the cursors past the account.
+    #[error(
+        "{path}: the server answered 200 with something that is not a Stripe {expected} \
+         (check --api-base / [stripe] api_base and any proxy in between); it began: {start}"
+    )]
+    Protocol {
+        path: String,
+        expected: &'static str,
+        start: String,
+    },
     #[error("{0}")]
     Internal(String),
+}
+
+/// The first bytes of a body, for a message.
+fn body_start(body: &Value) -> String {
+    let text = body.to_string();
+    match text.char_indices().nth(160) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text,
+    }
 }
 
 impl StreamCtx {
@@ -240,7 +260,17 @@ impl StreamCtx {
             .get_counted(path, &query, Some(&self.stats))
             .await?;
         self.pages.fetch_add(1, Ordering::Relaxed);
-        let has_more = body["has_more"].as_bool().unwrap_or(false);
+        let (Some("list"), Some(has_more), true) = (
+            body["object"].as_str(),
+            body["has_more"].as_bool(),
+            body["data"].is_array(),
+        ) else {
+            return Err(ListError::Protocol {
+                path: path.into(),
+                expected: "list (object: \"list\", data, has_more)",
+                start: body_start(&body),
+            });
+        };
         let data = match body["data"].take() {
             Value::Array(objects) => objects,
             _ => Vec::new(),
@@ -248,18 +278,29 @@ impl StreamCtx {
         Ok(Page { data, has_more })
     }
 
-    /// One object by its path (a re-fetch or a snapshot), counted like a page.
+    /// One object by its path (a re-fetch or a snapshot), counted like a page. Stripe answers
+    /// a deleted object with `{id, object, deleted: true}`; anything without `object`, or
+    /// without `id` (only the balance has none), is not Stripe's.
     pub async fn retrieve(
         &self,
         path: &str,
         query: &[(String, String)],
-    ) -> Result<Value, StripeError> {
+    ) -> Result<Value, ListError> {
         let object = self
             .client
             .get_counted(path, query, Some(&self.stats))
             .await;
         self.pages.fetch_add(1, Ordering::Relaxed);
-        object
+        let object = object?;
+        let kind = object["object"].as_str();
+        if kind.is_none() || (kind != Some("balance") && !object["id"].is_string()) {
+            return Err(ListError::Protocol {
+                path: path.into(),
+                expected: "object (id, object)",
+                start: body_start(&object),
+            });
+        }
+        Ok(object)
     }
 
     /// The items of `parent`'s list after `last` (the last one it embedded), through the sub-list.
@@ -564,8 +605,8 @@ pub async fn refetch(ctx: Arc<StreamCtx>, changed: Vec<(String, Value)>) -> Resu
             match ctx.retrieve(&path, &query).await {
                 Ok(v) if v["deleted"] == true => Ok((snapshot, true)),
                 Ok(v) => Ok((v, false)),
-                Err(StripeError::NotFound { .. }) => Ok((snapshot, true)),
-                Err(e) => Err(e.into()),
+                Err(ListError::Stripe(StripeError::NotFound { .. })) => Ok((snapshot, true)),
+                Err(e) => Err(e),
             }
         });
     }

@@ -3,6 +3,7 @@
 //! files first, then the create-only manifest, then the cursor.
 
 mod list;
+pub mod placeholder;
 pub mod plan;
 mod progress;
 pub mod summary;
@@ -38,15 +39,25 @@ const STRIPE_EPOCH: i64 = 1_262_304_000;
 /// Changed objects per stream, from the events of this run: id → the event's last snapshot.
 type Changes = HashMap<&'static str, HashMap<String, Value>>;
 
+/// What stops an extraction before any stream commits.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error(transparent)]
+    Stripe(#[from] StripeError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
 /// Extracts every account the configuration names (or the key's own), one after another: what
-/// each stream of each committed or why it failed. A refused key stops everything (`Err`).
+/// each stream of each committed or why it failed. A refused key, or an account whose id cannot
+/// be known, stops everything (`Err`).
 pub async fn extract(
     storage: &Storage,
     cfg: &Config,
     key: &ApiKey,
     plan: &Plan,
     live: bool,
-) -> Result<Vec<AccountOutcome>, StripeError> {
+) -> Result<Vec<AccountOutcome>, ExtractError> {
     let client_config = ClientConfig::from_config(cfg, live);
     let accounts: Vec<Option<String>> = if cfg.stripe.accounts.is_empty() {
         vec![None]
@@ -58,10 +69,10 @@ pub async fn extract(
         let client = StripeClient::new(client_config.clone(), key, account.clone())?;
         let label = account.as_deref().unwrap_or("the key's account");
         let progress = Progress::start(&client, label, cfg.runtime.progress);
-        let outcomes = extract_account(storage, &client, plan).await;
+        let outcome = extract_account(storage, &client, plan).await;
         progress.finish();
-        let outcomes = outcomes?;
-        for o in &outcomes {
+        let outcome = outcome?;
+        for o in &outcome.streams {
             match &o.failure {
                 None => {
                     tracing::info!(stream = %o.stream, mode = ?o.mode, rows = o.counts.rows, pages = o.counts.pages, retries = o.counts.retries, "Stream committed.")
@@ -69,10 +80,7 @@ pub async fn extract(
                 Some(f) => tracing::error!(stream = %o.stream, failure = %f, "Stream failed."),
             }
         }
-        results.push(AccountOutcome {
-            account: account.unwrap_or_else(|| "self".into()),
-            streams: outcomes,
-        });
+        results.push(outcome);
     }
     Ok(results)
 }
@@ -82,8 +90,12 @@ pub async fn extract_account(
     storage: &Storage,
     client: &StripeClient,
     plan: &Plan,
-) -> Result<Vec<StreamOutcome>, StripeError> {
-    let (account, account_object) = resolve_account(client).await?;
+) -> Result<AccountOutcome, ExtractError> {
+    let (account, account_object) = resolve_account(client, plan.account_id.as_deref()).await?;
+    let moved_from_placeholder = match client.account() {
+        None => placeholder::adopt(storage, &account, &plan.run_id).await?,
+        Some(_) => 0,
+    };
     let mut outcomes = Vec::new();
     let parents: Vec<&'static StreamDef> = plan
         .streams
@@ -122,7 +134,8 @@ pub async fn extract_account(
             return Err(StripeError::Auth {
                 status: 401,
                 message: outcome.failure.map(|f| f.to_string()).unwrap_or_default(),
-            });
+            }
+            .into());
         }
         events_fresh = fresh && outcome.failure.is_none();
         changes = collected;
@@ -167,26 +180,78 @@ pub async fn extract_account(
         return Err(StripeError::Auth {
             status: 401,
             message: auth,
-        });
+        }
+        .into());
     }
-    Ok(outcomes)
+    Ok(AccountOutcome {
+        account,
+        streams: outcomes,
+        moved_from_placeholder,
+    })
 }
 
-/// The account id used in paths and state: the Connect account, else `/v1/account`'s id.
-async fn resolve_account(client: &StripeClient) -> Result<(String, Option<Value>), StripeError> {
-    match client.get("/v1/account", &[]).await {
-        Ok(v) => Ok((
-            client
-                .account()
-                .map(str::to_string)
-                .or_else(|| v["id"].as_str().map(str::to_string))
-                .unwrap_or_else(|| "self".into()),
-            Some(v),
-        )),
-        Err(StripeError::Auth { status, message }) => Err(StripeError::Auth { status, message }),
-        // Reading the account needs its own permission; without it the key's account is "self".
-        Err(_) => Ok((client.account().unwrap_or("self").to_string(), None)),
+/// The account id of paths, state and the `_account` column, and the `/v1/account` object when
+/// the key may read it. A Connect account is the one configured. The key's own account comes
+/// from `/v1/account`; when Stripe refuses it (it asks restricted keys for a KYC permission),
+/// from the refusal's own text (`… on account 'acct_…'`) or `[stripe] account_id`, which must
+/// agree with Stripe when both are known. Anything else fails the account (a transient error
+/// after the client's retries): rows are never written under a placeholder id.
+async fn resolve_account(
+    client: &StripeClient,
+    configured: Option<&str>,
+) -> Result<(String, Option<Value>), StripeError> {
+    let fetched = client.get("/v1/account", &[]).await;
+    if let Some(connect) = client.account() {
+        return match fetched {
+            Err(e @ StripeError::Auth { .. }) => Err(e),
+            Ok(object) => Ok((connect.into(), Some(object))),
+            Err(_) => Ok((connect.into(), None)),
+        };
     }
+    let (said, object) = match fetched {
+        Ok(object) if object["id"].is_string() => {
+            (object["id"].as_str().map(str::to_string), Some(object))
+        }
+        Ok(other) => {
+            return Err(StripeError::Api {
+                path: "/v1/account".into(),
+                status: 200,
+                message: format!(
+                    "the server answered with something that is not a Stripe account (check \
+                     --api-base / [stripe] api_base and any proxy in between): {}",
+                    other.to_string().chars().take(160).collect::<String>()
+                ),
+            });
+        }
+        Err(StripeError::Permission { message, .. }) => (account_named_in(&message), None),
+        Err(e) => return Err(e),
+    };
+    match (said, configured) {
+        (Some(said), Some(configured)) if said != configured => Err(StripeError::Setup(format!(
+            "[stripe] account_id is {configured}, but Stripe says the key belongs to {said}: \
+             correct account_id or remove it"
+        ))),
+        (Some(id), _) => Ok((id, object)),
+        (None, Some(configured)) => Ok((configured.into(), object)),
+        (None, None) => Err(StripeError::Permission {
+            path: "/v1/account".into(),
+            permission: Some(crate::stripe::streams::ACCOUNT_PERMISSION.into()),
+            message: "Stripe refused GET /v1/account without naming the account, so its id is \
+                      unknown and nothing was extracted: set [stripe] account_id = \"acct_…\" \
+                      (Dashboard → Settings → Account details) or give the key that permission"
+                .into(),
+        }),
+    }
+}
+
+/// The account a 403 names: Stripe's refusals end `… on account 'acct_…'.`.
+fn account_named_in(message: &str) -> Option<String> {
+    let rest = message.split("on account '").nth(1)?;
+    let id = rest.split('\'').next()?;
+    let valid = id
+        .strip_prefix("acct_")
+        .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric()));
+    valid.then(|| id.to_string())
 }
 
 fn row_ctx(plan: &Plan, account: &str) -> RowContext {
@@ -403,6 +468,14 @@ async fn run_stream(
     };
     let result = run_stream_inner(storage, client, plan, account, def, sync, account_object).await;
     outcome.finish(started, &result);
+    if let (Some(adds), Some(Failure::Permission(why))) = (def.optional, &outcome.failure) {
+        tracing::warn!(
+            stream = def.name,
+            "Skipped: the key may not read {adds} ({why})."
+        );
+        outcome.skipped = Some(format!("the key may not read {adds}: {why}"));
+        outcome.failure = None;
+    }
     if result.is_ok() && def.sync == Sync::Incremental {
         let cursor = Cursor {
             created: plan.until,

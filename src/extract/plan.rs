@@ -67,6 +67,8 @@ pub struct Plan {
     pub event_lag: i64,
     pub part_target_bytes: usize,
     pub stripe_version: String,
+    /// `[stripe] account_id`: the key's own account, when Stripe will not say.
+    pub account_id: Option<String>,
     pub streams: Vec<&'static StreamDef>,
     /// Slices in flight across the account's streams (the request slots).
     pub budget: std::sync::Arc<SliceBudget>,
@@ -100,6 +102,7 @@ impl Plan {
             event_lag: cfg.extract.event_lag_seconds as i64,
             part_target_bytes: cfg.extract.part_target_mb as usize * 1024 * 1024,
             stripe_version: cfg.stripe.stripe_version.clone(),
+            account_id: cfg.stripe.account_id.clone(),
             streams,
             // A slice between requests (decoding, writing, waiting on its sub-lists) holds no
             // request slot: a quarter more slices than slots keep the slots busy.

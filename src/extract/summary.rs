@@ -41,6 +41,7 @@ impl From<ListError> for Failure {
     fn from(e: ListError) -> Failure {
         match e {
             ListError::Stripe(s) => s.into(),
+            e @ ListError::Protocol { .. } => Failure::Api(e.to_string()),
             ListError::Internal(m) => Failure::Internal(m),
         }
     }
@@ -114,6 +115,9 @@ pub struct StreamOutcome {
     pub mode: SyncMode,
     /// Why the stream was re-backfilled, when it was.
     pub resync_reason: Option<String>,
+    /// Why an optional stream was skipped (the key may not read it), when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
     #[serde(flatten)]
     pub counts: Counts,
     pub duration_seconds: f64,
@@ -126,6 +130,7 @@ impl StreamOutcome {
             stream: stream.into(),
             mode,
             resync_reason: reason,
+            skipped: None,
             counts: Counts::default(),
             duration_seconds: 0.0,
             failure: None,
@@ -157,6 +162,13 @@ impl StreamOutcome {
 pub struct AccountOutcome {
     pub account: String,
     pub streams: Vec<StreamOutcome>,
+    /// Rows earlier versions wrote under the placeholder id `self`, moved under this account.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub moved_from_placeholder: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Rows (children included), requests, retries, 429s and failed streams over every account.

@@ -83,6 +83,10 @@ pub async fn check(cfg: &Config, key: &ApiKey, args: &CheckArgs) -> Result<(), E
 pub fn key_link(cfg: &Config, args: &KeyLinkArgs) -> Result<(), Error> {
     let link = keys::key_link(args.test, &args.name, &cfg.extract.streams).map_err(Error::Usage)?;
     println!("{link}");
+    let selected = crate::stripe::streams::select(&cfg.extract.streams).map_err(Error::Usage)?;
+    for (permission, adds) in keys::optional_permissions(&selected) {
+        eprintln!("optional: {permission} (not in the link) adds {adds}");
+    }
     Ok(())
 }
 

@@ -76,6 +76,9 @@ pub struct Knobs {
     /// Requests whose path starts with one of these are answered 500 every time: a storm on
     /// one endpoint while the others answer.
     pub failing_paths: Vec<String>,
+    /// Requests whose path starts with one of these are answered `200 {}`: a proxy, captive
+    /// portal or wrong endpoint that answers, but not like Stripe.
+    pub hollow_paths: Vec<String>,
 }
 
 #[derive(Debug, Default)]

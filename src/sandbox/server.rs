@@ -320,12 +320,11 @@ impl State {
             tokio::time::sleep(Duration::from_millis(knobs.latency_ms)).await;
         }
         let path = req.uri().path();
-        let storm = knobs
-            .failing_paths
-            .iter()
-            .any(|p| path.starts_with(p.as_str()));
+        let matches = |paths: &[String]| paths.iter().any(|p| path.starts_with(p.as_str()));
+        let (storm, hollow) = (matches(&knobs.failing_paths), matches(&knobs.hollow_paths));
         let mut response = match self.authenticate_and_serve(&req, &knobs) {
             _ if storm => self.server_error(),
+            _ if hollow => self.respond(StatusCode::OK, "{}".into(), None),
             Ok(body) => self.deliver(body, &knobs, kill).await,
             Err(err) => self.respond(err.status, err.body.to_string(), None),
         };

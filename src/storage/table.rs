@@ -132,6 +132,16 @@ impl Table {
         manifest::latest(&self.storage, &self.id).await
     }
 
+    /// The committed files of one part.
+    pub async fn files_of(&self, part: Part<'_>) -> Result<Vec<FileEntry>, StorageError> {
+        let prefix = format!("{}/", self.dir(part));
+        let files = self.committed_files().await?;
+        Ok(files
+            .into_iter()
+            .filter(|f| f.path.starts_with(&prefix))
+            .collect())
+    }
+
     /// The files of the latest committed version (none before the first commit).
     pub async fn committed_files(&self) -> Result<Vec<FileEntry>, StorageError> {
         Ok(self.latest().await?.map(|m| m.files).unwrap_or_default())
@@ -217,6 +227,11 @@ impl Table {
             message: e.to_string(),
         })?;
         self.storage.put(&path, body).await
+    }
+
+    /// Removes one account's state (after it moved).
+    pub async fn delete_state(&self, account: &str) -> Result<(), StorageError> {
+        self.storage.delete(&self.state_path(account)).await
     }
 
     /// Where one load's bad rows go (visitor events).

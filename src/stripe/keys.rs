@@ -10,15 +10,26 @@ use crate::config::{ApiKey, Config, KeyKind};
 
 const DASHBOARD: &str = "https://dashboard.stripe.com";
 
-/// The read permissions of the streams, once each, in registry order.
+/// The read permissions the streams need, once each, in registry order (a permission only
+/// optional streams use is not needed).
 pub fn permissions(selected: &[&StreamDef]) -> Vec<&'static str> {
     let mut out: Vec<&'static str> = Vec::new();
-    for s in selected {
+    for s in selected.iter().filter(|s| s.optional.is_none()) {
         if !out.contains(&s.permission) {
             out.push(s.permission);
         }
     }
     out
+}
+
+/// The permissions only optional streams use, with what each adds.
+pub fn optional_permissions(selected: &[&StreamDef]) -> Vec<(&'static str, &'static str)> {
+    let needed = permissions(selected);
+    selected
+        .iter()
+        .filter_map(|s| Some((s.permission, s.optional?)))
+        .filter(|(p, _)| !needed.contains(p))
+        .collect()
 }
 
 /// Stripe's create-restricted-key form with the name and permissions filled in.
@@ -121,6 +132,8 @@ pub struct Probe {
     pub stream: &'static str,
     pub permission: &'static str,
     pub ok: bool,
+    /// The stream is optional: without the permission it is skipped, not failed.
+    pub optional: bool,
     /// Stripe's own words when it refused.
     pub message: Option<String>,
 }
@@ -142,7 +155,7 @@ impl CheckReport {
     /// The permissions some probe found missing, once each.
     pub fn missing(&self) -> Vec<&'static str> {
         let mut m: Vec<&'static str> = Vec::new();
-        for p in self.probes.iter().filter(|p| !p.ok) {
+        for p in self.probes.iter().filter(|p| !p.ok && !p.optional) {
             if !m.contains(&p.permission) {
                 m.push(p.permission);
             }
@@ -185,7 +198,14 @@ pub async fn probe(cfg: &Config, key: &ApiKey, live: bool) -> Result<CheckReport
                 stream: def.name,
                 permission: def.permission,
                 ok,
-                message,
+                optional: def.optional.is_some(),
+                message: match (ok, def.optional) {
+                    (false, Some(adds)) => Some(format!(
+                        "optional, adds {adds}; Stripe said: {}",
+                        message.unwrap_or_default()
+                    )),
+                    _ => message,
+                },
             });
         }
     }
@@ -201,7 +221,11 @@ pub fn table(probes: &[Probe]) -> String {
                 p.account.clone(),
                 p.stream.to_string(),
                 p.permission.to_string(),
-                if p.ok { "OK".into() } else { "MISSING".into() },
+                match (p.ok, p.optional) {
+                    (true, _) => "OK".into(),
+                    (false, true) => "OPTIONAL".into(),
+                    (false, false) => "MISSING".into(),
+                },
                 p.message.clone().unwrap_or_default(),
             ]
         })
@@ -333,12 +357,28 @@ mod tests {
             .filter(|(k, _)| k == "permissions[]")
             .map(|(_, v)| v.into_owned())
             .collect();
-        let mut needed: Vec<&str> = streams::STREAMS.iter().map(|s| s.permission).collect();
+        let mut needed: Vec<&str> = streams::STREAMS
+            .iter()
+            .filter(|s| s.optional.is_none())
+            .map(|s| s.permission)
+            .collect();
         needed.sort();
         needed.dedup();
         let mut sorted = asked.clone();
         sorted.sort();
-        assert_eq!(sorted, needed, "every stream's permission, no other");
+        assert_eq!(sorted, needed, "every needed permission, no other");
+        assert!(
+            !asked.iter().any(|p| p == streams::ACCOUNT_PERMISSION),
+            "the account permission is optional: {asked:?}"
+        );
+        let all: Vec<&streams::StreamDef> = streams::STREAMS.iter().collect();
+        assert_eq!(
+            optional_permissions(&all)
+                .iter()
+                .map(|(p, _)| *p)
+                .collect::<Vec<_>>(),
+            [streams::ACCOUNT_PERMISSION]
+        );
         let mut unique = sorted.clone();
         unique.dedup();
         assert_eq!(unique.len(), asked.len(), "each permission once: {asked:?}");

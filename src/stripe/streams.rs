@@ -49,6 +49,9 @@ pub struct StreamDef {
     pub whole_history: bool,
     /// The restricted-key permission reading it needs.
     pub permission: &'static str,
+    /// What the stream adds, for a stream a key may lack: refused, it is skipped with this
+    /// said (in `check`, `key-link` and the summary) instead of failing the run.
+    pub optional: Option<&'static str>,
     /// `schemas/<name>.json`.
     pub schema: &'static str,
 }
@@ -77,6 +80,7 @@ const fn stream(
         reconcile_days: 0,
         whole_history: false,
         permission,
+        optional: None,
         schema,
     }
 }
@@ -288,15 +292,24 @@ pub const STREAMS: &[StreamDef] = &[
     },
     StreamDef {
         sync: Sync::Snapshot,
+        // Stripe asks a KYC permission for GET /v1/account that the Dashboard does not always
+        // grant (stripe/stripe-node#2246, dj-stripe/dj-stripe#1131): least privilege wins.
+        optional: Some(
+            "the account snapshot: its default currency (the settlement currency unless \
+             [transform] settlement_currency is set) and its id without [stripe] account_id",
+        ),
         ..stream(
             "account",
             "/v1/account",
             "account",
-            "rak_accounts_kyc_basic_read",
+            ACCOUNT_PERMISSION,
             schema!("account"),
         )
     },
 ];
+
+/// The permission `GET /v1/account` asks of a restricted key.
+pub const ACCOUNT_PERMISSION: &str = "rak_accounts_kyc_basic_read";
 
 pub fn find(name: &str) -> Option<&'static StreamDef> {
     STREAMS.iter().find(|s| s.name == name)

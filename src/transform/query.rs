@@ -43,7 +43,7 @@ pub async fn run(storage: &Storage, args: &QueryArgs) -> Result<String, Transfor
     };
     let ctx = super::open(storage).await?;
     let explain = |e: DataFusionError| explain(e, storage);
-    let df = match ctx.sql(&sql).await {
+    let df = match ctx.sql_with_options(&sql, read_only()).await {
         Ok(df) => df,
         Err(e) => return Err(explain(e).await),
     };
@@ -55,8 +55,31 @@ pub async fn run(storage: &Storage, args: &QueryArgs) -> Result<String, Transfor
         .map_err(|e| TransformError::Query(format!("cannot print the result: {e}")))
 }
 
+/// `query` reads the lake's tables and nothing else: no DDL (`CREATE EXTERNAL TABLE` would reach
+/// any file or store), no DML or `COPY` (which would write anywhere, the lake included), no
+/// `SET`. DataFusion checks the plan, so no spelling gets around it.
+fn read_only() -> datafusion::execution::context::SQLOptions {
+    datafusion::execution::context::SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
+
 async fn explain(e: DataFusionError, storage: &Storage) -> TransformError {
     let message = e.strip_backtrace();
+    if [
+        "DDL not supported",
+        "DML not supported",
+        "Statement not supported",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+    {
+        return TransformError::Query(format!(
+            "`stripelake query` only reads: one SELECT (WITH, EXPLAIN and DESCRIBE too) over the \
+             lake's tables; it does not write, copy, create tables or change settings ({message})"
+        ));
+    }
     if let Some(rest) = message.split("table '").nth(1)
         && message.contains("not found")
     {

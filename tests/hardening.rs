@@ -1,0 +1,362 @@
+//! What probing the release binary found (issue #23), one test per defect, through the binary
+//! where the defect is at the command line: nothing lost, nothing doubled, nothing written
+//! outside the lake.
+
+use std::path::Path;
+use std::process::Output;
+
+use stripelake::sandbox::{KeySpec, Knobs, Sandbox};
+use stripelake::stripe::STREAMS;
+
+use crate::support::{self, KEY, NOW};
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `stripelake <args>` in `dir` with the test key, no config file unless `args` names one.
+fn stripelake(dir: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_stripelake"))
+        .args(args)
+        .current_dir(dir)
+        .env("STRIPE_API_KEY", KEY)
+        .env_remove("STRIPELAKE_CONFIG")
+        .env_remove("STRIPELAKE_VISITORS")
+        .output()
+        .expect("binary runs")
+}
+
+/// Every file under a directory (none when it does not exist).
+fn files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn account_id(sb: &Sandbox) -> String {
+    sb.with_account(|a| a.account["id"].as_str().expect("account id").to_string())
+}
+
+/// Defect 1: `query` reads the lake and nothing else.
+#[test]
+fn query_reads_the_lake_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("v.csv"),
+        "visitor_id,timestamp\nv1,2026-11-01T10:00:00Z\n",
+    )
+    .expect("csv");
+    let lake = format!("file://{}", dir.path().join("lake").display());
+    let load = stripelake(
+        dir.path(),
+        &["--storage", &lake, "load-visitors", "--visitors", "v.csv"],
+    );
+    assert!(load.status.success(), "{}", text(&load.stderr));
+    let outside = dir.path().join("outside.csv");
+    let manifests = dir.path().join("lake/_manifests");
+    let before = files(&manifests);
+    let attempts = [
+        format!("COPY (SELECT 'x' AS k) TO '{}' STORED AS CSV", outside.display()),
+        "COPY (SELECT 'x' AS k) TO 'stripelake://lake/_manifests/raw/visitor_events/00000000000000000099.json' STORED AS JSON".to_string(),
+        "COPY (SELECT 1 AS k) TO 'stripelake://lake/marts/mrr_daily/evil.parquet' STORED AS PARQUET".to_string(),
+        "CREATE EXTERNAL TABLE p (line VARCHAR) STORED AS CSV LOCATION '/etc/passwd'".to_string(),
+        "CREATE TABLE t AS SELECT 1 AS k".to_string(),
+        "INSERT INTO raw.visitor_events SELECT * FROM raw.visitor_events".to_string(),
+        "SET datafusion.execution.batch_size = 1".to_string(),
+        "DROP TABLE raw.visitor_events".to_string(),
+    ];
+    for sql in &attempts {
+        let out = stripelake(dir.path(), &["--storage", &lake, "query", sql]);
+        assert_eq!(out.status.code(), Some(2), "{sql}: {}", text(&out.stdout));
+        let err = text(&out.stderr);
+        assert!(err.contains("only reads"), "{sql}: {err}");
+    }
+    assert!(!outside.exists(), "COPY wrote outside the lake");
+    assert_eq!(files(&manifests), before, "a manifest appeared");
+    assert!(
+        !dir.path().join("lake/marts").exists(),
+        "a mart file appeared"
+    );
+    for sql in [
+        "SELECT count(*) AS n FROM raw.visitor_events",
+        "WITH v AS (SELECT visitor_id FROM raw.visitor_events) SELECT count(*) AS n FROM v",
+        "EXPLAIN SELECT count(*) FROM raw.visitor_events",
+        "DESCRIBE raw.visitor_events",
+    ] {
+        let out = stripelake(dir.path(), &["--storage", &lake, "query", sql]);
+        assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
+    }
+}
+
+/// Defect 2: a server that answers `200 {}` is not an empty account. Every stream fails, no
+/// cursor moves, and the next run against the real server backfills everything.
+#[tokio::test]
+async fn an_answer_that_is_not_a_stripe_list_moves_no_cursor() {
+    let sb = support::start(4, 0.1).await;
+    let root = tempfile::tempdir().expect("root");
+
+    // Everything hollow, `/v1/account` too: nothing is written at all.
+    sb.set_knobs(Knobs {
+        hollow_paths: vec!["/v1/".into()],
+        ..Knobs::default()
+    });
+    let out = support::extract(&sb, root.path(), KEY, NOW, &[]).await;
+    let s = support::summary(&out);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert_eq!(s["extract"]["status"], "failed", "{s}");
+    assert!(
+        s["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("/v1/account") && e.contains("not a Stripe account")),
+        "{s}"
+    );
+    assert!(files(&root.path().join("raw")).is_empty());
+
+    // The lists hollow, the account real: every list stream fails, no cursor moves.
+    let hollow: Vec<String> = STREAMS
+        .iter()
+        .filter(|d| d.name != "account")
+        .map(|d| d.path.to_string())
+        .collect();
+    sb.set_knobs(Knobs {
+        hollow_paths: hollow,
+        ..Knobs::default()
+    });
+    let out = support::extract(&sb, root.path(), KEY, NOW, &[]).await;
+    let s = support::summary(&out);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    let streams = s["extract"]["accounts"][0]["streams"]
+        .as_array()
+        .expect("streams");
+    for o in streams.iter().filter(|o| o["stream"] != "account") {
+        assert!(
+            o["failure"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("not a Stripe") && m.contains("it began: {}")),
+            "{o}"
+        );
+    }
+    let state = files(&root.path().join("_state"));
+    assert!(state.is_empty(), "cursors moved: {state:?}");
+
+    sb.set_knobs(Knobs::default());
+    let out = support::extract(&sb, root.path(), KEY, NOW, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let held = support::logical(&support::read_raw(root.path(), "charges"));
+    let truth = support::truth_ids(&sb, stripelake::sandbox::store::Kind::Charge);
+    assert_eq!(
+        held.len(),
+        truth.len(),
+        "the real run backfilled every charge"
+    );
+}
+
+/// Defect 3: the account id is known before anything is written, from `/v1/account`, from
+/// Stripe's refusal, or from `[stripe] account_id`; never a placeholder.
+#[tokio::test]
+async fn the_account_id_is_known_before_anything_is_written() {
+    let sb = support::start(5, 0.05).await;
+    let id = account_id(&sb);
+    let without = "rk_test_without_the_account_permission";
+    sb.add_key(KeySpec {
+        permissions: Some(
+            STREAMS
+                .iter()
+                .map(|d| d.permission.to_string())
+                .filter(|p| p != "rak_accounts_kyc_basic_read")
+                .collect(),
+        ),
+        ..KeySpec::full(without)
+    });
+
+    // Refused /v1/account: the id comes from the refusal, the account snapshot is skipped (the
+    // permission is optional), everything else commits under the real id: exit 0.
+    let root = tempfile::tempdir().expect("root");
+    let out = support::extract(&sb, root.path(), without, NOW, &[]).await;
+    let s = support::summary(&out);
+    assert_eq!(out.status.code(), Some(0), "{s}");
+    assert_eq!(s["extract"]["accounts"][0]["account"], id.as_str(), "{s}");
+    let account = s["extract"]["accounts"][0]["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .find(|o| o["stream"] == "account")
+        .expect("account stream");
+    assert!(
+        account["failure"].is_null()
+            && account["skipped"]
+                .as_str()
+                .is_some_and(|m| m.contains("account snapshot")),
+        "{account}"
+    );
+    let written = files(&root.path().join("raw"));
+    assert!(!written.is_empty());
+    assert!(
+        written
+            .iter()
+            .all(|p| p.to_string_lossy().contains(&format!("account={id}/"))),
+        "{written:?}"
+    );
+
+    // A transient failure of /v1/account: retried, then the run fails (5) with nothing written.
+    let root = tempfile::tempdir().expect("root");
+    sb.set_knobs(Knobs {
+        failing_paths: vec!["/v1/account".into()],
+        ..Knobs::default()
+    });
+    let out = support::extract(&sb, root.path(), without, NOW, &[]).await;
+    sb.set_knobs(Knobs::default());
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(files(&root.path().join("raw")).is_empty());
+    assert!(files(&root.path().join("_manifests")).is_empty());
+
+    // A configured id that disagrees with Stripe's is a configuration error, before writing.
+    let root = tempfile::tempdir().expect("root");
+    let config = root.path().join("p.toml");
+    std::fs::write(&config, "[stripe]\naccount_id = \"acct_notThisOne1\"\n").expect("config");
+    let config = config.display().to_string();
+    let out = support::extract(&sb, root.path(), without, NOW, &["--config", &config]).await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("acct_notThisOne1") && err.contains(&id),
+        "{err}"
+    );
+    assert!(files(&root.path().join("_manifests")).is_empty());
+}
+
+/// Defect 3, the lakes it already broke: rows an earlier version wrote under `self` are moved
+/// under the real id once, in one commit per table; versions the real id already holds are not
+/// copied again; and the marts count every object once.
+#[tokio::test]
+async fn rows_under_the_placeholder_account_move_once_and_count_once() {
+    let sb = support::start(6, 0.05).await;
+    let id = account_id(&sb);
+    // Two runs each, so both lakes hold the same versions but for the placeholder.
+    let clean = tempfile::tempdir().expect("clean");
+    let out = support::extract(&sb, clean.path(), KEY, NOW, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = support::stage(&sb, clean.path(), KEY, NOW, "run", &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // The broken lake: half the streams only under `self`, the other half under both ids.
+    let broken = tempfile::tempdir().expect("broken");
+    let out = support::extract(&sb, broken.path(), KEY, NOW, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let only_under_self = under_placeholder(broken.path(), &id).await;
+    assert!(only_under_self > 0);
+
+    let out = support::stage(&sb, broken.path(), KEY, NOW, "run", &[]).await;
+    let s = support::summary(&out);
+    assert_eq!(out.status.code(), Some(0), "{s}");
+    assert_eq!(
+        s["extract"]["accounts"][0]["moved_from_placeholder"], only_under_self,
+        "{s}"
+    );
+    let committed: Vec<String> = STREAMS
+        .iter()
+        .filter_map(|d| support::manifest(broken.path(), &format!("raw/{}", d.name)))
+        .flat_map(|m| m["files"].as_array().cloned().unwrap_or_default())
+        .map(|f| f["path"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        !committed.is_empty() && committed.iter().all(|p| !p.contains("account=self/")),
+        "{committed:?}"
+    );
+    assert_eq!(
+        files(&broken.path().join("_state/self")),
+        Vec::<std::path::PathBuf>::new()
+    );
+
+    // The marts count every object once: they equal the clean lake's.
+    for sql in [
+        "SELECT date, basis, currency, mrr, new_mrr, churned_mrr FROM mrr_daily ORDER BY 1, 2, 3",
+        "SELECT date, currency, gross_charges, refunds, net_revenue_settlement FROM revenue_daily ORDER BY 1, 2",
+        "SELECT count(*) AS n, sum(ltv_realized) AS ltv FROM customers",
+    ] {
+        assert_eq!(query(broken.path(), sql), query(clean.path(), sql), "{sql}");
+    }
+
+    // Once: a later run finds nothing to move.
+    let out = support::stage(&sb, broken.path(), KEY, NOW, "extract", &[]).await;
+    let s = support::summary(&out);
+    assert!(
+        s["extract"]["accounts"][0]["moved_from_placeholder"].is_null(),
+        "{s}"
+    );
+}
+
+/// `stripelake query --format csv` over a local lake.
+fn query(root: &Path, sql: &str) -> String {
+    let lake = format!("file://{}", root.display());
+    let out = stripelake(root, &["--storage", &lake, "query", "--format", "csv", sql]);
+    assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// What lakes written by the old fallback looked like: every raw table's rows under
+/// `account=self` (with `_account = 'self'`): every other stream moved there, the rest copied
+/// (also under the real id), and the cursors also under `_state/self/`. Returns the rows that
+/// are only under `self`.
+async fn under_placeholder(root: &Path, id: &str) -> u64 {
+    use arrow::array::{ArrayRef, StringArray};
+    use stripelake::storage::{Change, Part, Storage, Table};
+    let storage =
+        Storage::open(&format!("file://{}", root.display()), &Default::default()).expect("lake");
+    let mut only_under_self = 0;
+    for (n, def) in STREAMS.iter().enumerate() {
+        let moved = n % 2 == 0;
+        let table = Table::raw(&storage, def.name);
+        let files = table.files_of(Part::Account(id)).await.expect("files");
+        let Some(first) = files.first() else {
+            continue;
+        };
+        let read = |path: &str| {
+            let file = std::fs::File::open(root.join(path)).expect("part");
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                .expect("parquet")
+                .build()
+                .expect("reader")
+                .map(|b| b.expect("batch"))
+                .collect::<Vec<_>>()
+        };
+        let schema = read(&first.path)[0].schema();
+        let mut writer = table.writer(Part::Account("self"), "legacy", schema.clone(), 1 << 30);
+        for f in &files {
+            for batch in read(&f.path) {
+                let i = schema.index_of("_account").expect("_account");
+                let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+                columns[i] = std::sync::Arc::new(StringArray::from(vec!["self"; batch.num_rows()]));
+                let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), columns)
+                    .expect("batch");
+                if moved {
+                    only_under_self += batch.num_rows() as u64;
+                }
+                writer.write(&batch).await.expect("write");
+            }
+        }
+        let written = writer.finish().await.expect("finish");
+        let parts = [Part::Account(id)];
+        let change = match moved {
+            true => Change::Replace(&parts),
+            false => Change::Append,
+        };
+        table
+            .commit("legacy", &written, change)
+            .await
+            .expect("commit");
+    }
+    let state = root.join("_state");
+    std::fs::create_dir_all(state.join("self")).expect("state dir");
+    for f in files(&state.join(id)) {
+        std::fs::copy(&f, state.join("self").join(f.file_name().expect("name"))).expect("copy");
+    }
+    only_under_self
+}
