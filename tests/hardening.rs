@@ -360,3 +360,90 @@ async fn under_placeholder(root: &Path, id: &str) -> u64 {
     }
     only_under_self
 }
+
+/// Defects 9 and 11: a time zone that does not exist, or a `--since` past the calendar, is a
+/// usage error before any request or write (it used to fail 51 models after a full
+/// extraction, or wrap around to an 8-month backfill).
+#[tokio::test]
+async fn impossible_settings_stop_before_any_request() {
+    let sb = support::start(7, 0.02).await;
+    let root = tempfile::tempdir().expect("root");
+    let config = |name: &str, body: &str| {
+        let path = root.path().join(name);
+        std::fs::write(&path, body).expect("config");
+        path.display().to_string()
+    };
+    let zone = config(
+        "zone.toml",
+        "[transform]\nreport_timezone = \"Mars/Olympus\"\n",
+    );
+    let lookback = config("lookback.toml", "[extract]\nlookback = \"357913942y\"\n");
+    let lake = root.path().join("lake");
+    let storage = format!("file://{}", lake.display());
+    let base = sb.base_url();
+    let cases: [(&[&str], &str); 4] = [
+        (&["--config", &zone, "run"], "Mars/Olympus"),
+        (&["--config", &lookback, "run"], "more than 100 years"),
+        (&["run", "--since", "357913942y"], "more than 100 years"),
+        (
+            &["run", "--since", "2000-01-01", "--until", "1999-01-01"],
+            "--since must be before --until",
+        ),
+    ];
+    for (args, says) in cases {
+        let before = sb.stats().requests;
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_stripelake"))
+            .args(["--storage", &storage, "--api-base", &base])
+            .args(args)
+            .current_dir(root.path())
+            .env("STRIPE_API_KEY", KEY)
+            .env_remove("STRIPELAKE_CONFIG")
+            .output()
+            .await
+            .expect("binary runs");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert_eq!(sb.stats().requests, before, "{args:?}: a request was made");
+        assert!(!lake.exists(), "{args:?}: the lake was created");
+    }
+}
+
+/// Defect 12: a byte-order mark opens some exports; it is not part of the first line.
+#[test]
+fn a_byte_order_mark_does_not_cost_the_first_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("v.ndjson"),
+        "\u{feff}{\"visitor_id\":\"v1\",\"timestamp\":\"2026-11-01T10:00:00Z\"}\n{\"visitor_id\":\"v2\",\"timestamp\":\"2026-11-01T11:00:00Z\"}\n",
+    )
+    .expect("ndjson");
+    std::fs::write(
+        dir.path().join("v.csv"),
+        "\u{feff}visitor_id,timestamp\nv3,2026-11-01T10:00:00Z\n",
+    )
+    .expect("csv");
+    let lake = format!("file://{}", dir.path().join("lake").display());
+    for file in ["v.ndjson", "v.csv"] {
+        let out = stripelake(
+            dir.path(),
+            &["--storage", &lake, "load-visitors", "--visitors", file],
+        );
+        assert_eq!(out.status.code(), Some(0), "{file}: {}", text(&out.stderr));
+        let s: serde_json::Value =
+            serde_json::from_str(text(&out.stdout).lines().last().expect("summary")).expect("json");
+        assert_eq!(s["load_visitors"]["visitors"]["bad_rows"], 0, "{file}: {s}");
+    }
+    let out = stripelake(
+        dir.path(),
+        &[
+            "--storage",
+            &lake,
+            "query",
+            "--format",
+            "csv",
+            "SELECT visitor_id FROM raw.visitor_events ORDER BY 1",
+        ],
+    );
+    assert_eq!(text(&out.stdout), "visitor_id\nv1\nv2\nv3\n");
+}

@@ -13,13 +13,23 @@ pub(super) const DURATION_WANT: &str =
 pub fn parse_relative_duration(s: &str) -> Result<RelativeDuration, String> {
     let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let count = digits.parse::<u32>().ok().filter(|n| *n >= 1);
-    match (count, unit) {
-        (Some(n), "d") => Ok(RelativeDuration::Days(n)),
-        (Some(n), "w") => Ok(RelativeDuration::Weeks(n)),
-        (Some(n), "mo") => Ok(RelativeDuration::Months(n)),
-        (Some(n), "y") => Ok(RelativeDuration::Years(n)),
-        _ => Err(format!("must be {DURATION_WANT}, got {}", shown(s))),
+    let (duration, per_century) = match (count, unit) {
+        (Some(n), "d") => (RelativeDuration::Days(n), 36_525),
+        (Some(n), "w") => (RelativeDuration::Weeks(n), 5_218),
+        (Some(n), "mo") => (RelativeDuration::Months(n), 1_200),
+        (Some(n), "y") => (RelativeDuration::Years(n), 100),
+        _ => return Err(format!("must be {DURATION_WANT}, got {}", shown(s))),
+    };
+    // Stripe began in 2010: a longer reach is a typo, and past the calendar's range it would
+    // wrap around to a recent date and silently shorten the backfill.
+    if count.is_some_and(|n| n > per_century) {
+        return Err(format!(
+            "{} reaches back more than 100 years; Stripe objects are from 2010 on: use at most \
+             {per_century}{unit}, or a date (--since 2010-01-01)",
+            shown(s)
+        ));
     }
+    Ok(duration)
 }
 
 /// Quotes a user value for a message, redacting anything that looks like a Stripe key.

@@ -391,6 +391,19 @@ fn relative_durations() {
             assert_eq!(d.to_string(), input);
         }
     }
+    // Past a century is an error, never a wrap-around to a few months (357913942y × 12
+    // overflowed to 8 months).
+    assert_eq!(
+        parse_relative_duration("100y"),
+        Ok(RelativeDuration::Years(100))
+    );
+    for input in ["357913942y", "101y", "1201mo", "36526d", "5219w"] {
+        let e = parse_relative_duration(input).expect_err(input);
+        assert!(
+            e.contains("more than 100 years") && e.contains("2010"),
+            "{e}"
+        );
+    }
 }
 
 #[test]

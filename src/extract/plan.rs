@@ -180,8 +180,11 @@ pub fn parse_time(value: &str, now: i64, flag: &str) -> Result<i64, String> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(value) {
         return Ok(t.timestamp());
     }
+    let looks_relative = value.starts_with(|c: char| c.is_ascii_digit())
+        && ["d", "w", "mo", "y"].iter().any(|u| value.ends_with(u));
     match config::parse_relative_duration(value) {
         Ok(rel) => Ok(back_from(now, rel)),
+        Err(why) if looks_relative => Err(format!("{flag} {why}")),
         Err(_) => Err(format!(
             "{flag} `{value}`: expected a date (2025-01-31), RFC 3339 (2025-01-31T12:00:00Z) or a relative duration (30d, 12mo, 1y)"
         )),

@@ -381,7 +381,11 @@ fn read_ndjson<R: BufRead>(
             );
             continue;
         };
-        let text = text.trim();
+        // A byte-order mark opens files saved by some Windows tools (CSV strips it too).
+        let text = match line {
+            1 => text.trim_start_matches('\u{feff}').trim(),
+            _ => text.trim(),
+        };
         if text.is_empty() {
             continue;
         }
