@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use api_key::{ApiKey, KeyKind, resolve_api_key};
+pub use api_key::{ApiKey, KeyKind, redact_secrets, resolve_api_key};
 pub use rules::{is_loopback_http_allowed, parse_relative_duration};
 
 use rules::{ACCOUNT, API_BASE, RPS_WANT, Rule, SOURCE, STORAGE_URL, STREAM, VERSION};

@@ -20,7 +20,11 @@ fn main() -> ExitCode {
     match runtime.block_on(stripelake::cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            // A key pasted into the wrong flag comes back in the message that names the flag.
+            eprintln!(
+                "error: {}",
+                stripelake::config::redact_secrets(&err.to_string())
+            );
             ExitCode::from(err.exit_code())
         }
     }

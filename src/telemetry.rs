@@ -29,7 +29,17 @@ pub fn init(format: LogFormat, verbose: u8) {
     };
 }
 
-/// Prints the run summary as the last stdout line.
+/// Prints the run summary as the last stdout line (key-shaped text redacted, like every copy).
 pub fn print_summary(summary: &serde_json::Value) {
-    println!("{summary}");
+    println!("{}", summary_text(summary, false));
+}
+
+/// The summary as written to stdout (one line) or to `_runs/` (pretty): a key pasted into the
+/// wrong flag can reach an error message, and no copy of the summary may hold it.
+pub fn summary_text(summary: &serde_json::Value, pretty: bool) -> String {
+    let text = match pretty {
+        true => serde_json::to_string_pretty(summary).unwrap_or_default(),
+        false => summary.to_string(),
+    };
+    crate::config::redact_secrets(&text).into_owned()
 }

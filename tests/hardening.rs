@@ -447,3 +447,47 @@ fn a_byte_order_mark_does_not_cost_the_first_line() {
     );
     assert_eq!(text(&out.stdout), "visitor_id\nv1\nv2\nv3\n");
 }
+
+/// Defect 13: a key pasted into the wrong flag is a usage error that neither echoes it nor
+/// creates the lake or a run summary.
+#[tokio::test]
+async fn a_key_in_the_wrong_flag_is_never_echoed_or_written() {
+    let root = tempfile::tempdir().expect("root");
+    let canary = "rk_live_51Canary0pastedIntoTheWrongFlag";
+    let body = &canary["rk_live_".len()..];
+    let lake = root.path().join("lake");
+    let storage = format!("file://{}", lake.display());
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["run", "--since", canary],
+        vec!["run", "--since", "2000-01-01", "--until", canary],
+        vec!["run", "--since", "2000-01-01", "--visitors", canary],
+        vec!["load-visitors", "--visitors", canary],
+        vec!["--config", canary, "run"],
+        vec!["run", "--streams", canary],
+        vec!["run", "--accounts", canary],
+        vec!["--api-base", canary, "extract"],
+        vec!["transform", "--models", canary],
+    ];
+    for args in &cases {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_stripelake"))
+            .args(["--storage", &storage])
+            .args(args)
+            .current_dir(root.path())
+            .env("STRIPE_API_KEY", KEY)
+            .env_remove("STRIPELAKE_CONFIG")
+            .output()
+            .await
+            .expect("binary runs");
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            !stdout.contains(body) && !stderr.contains(body),
+            "{args:?} echoed the key: {stdout} {stderr}"
+        );
+        assert!(
+            stderr.contains("rk_live_"),
+            "{args:?}: the flag's value is named: {stderr}"
+        );
+        assert!(!lake.exists(), "{args:?}: the lake was created");
+    }
+}

@@ -28,6 +28,39 @@ pub(super) const KEY_PREFIXES: &[(&str, KeyKind)] = &[
     ("pk_test_", KeyKind::Publishable),
 ];
 
+/// `text` with anything shaped like a Stripe key (a key prefix, then at least four letters or
+/// digits) cut to its prefix: for messages that echo what a user typed, in case a key was
+/// pasted into the wrong flag. Stripe's own redacted form (`rk_test_***abcd`) stays as it is.
+pub fn redact_secrets(text: &str) -> std::borrow::Cow<'_, str> {
+    let body = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::new();
+    let mut rest = text;
+    let mut changed = false;
+    while let Some((at, prefix)) = KEY_PREFIXES
+        .iter()
+        .filter_map(|(p, _)| rest.find(p).map(|i| (i, *p)))
+        .min()
+    {
+        let starts_word = !rest[..at].ends_with(body);
+        let tail = &rest[at + prefix.len()..];
+        let len = tail.find(|c: char| !body(c)).unwrap_or(tail.len());
+        out.push_str(&rest[..at]);
+        if starts_word && len >= 4 {
+            out.push_str(prefix);
+            out.push_str("…redacted");
+            changed = true;
+        } else {
+            out.push_str(&rest[at..at + prefix.len() + len]);
+        }
+        rest = &tail[len..];
+    }
+    if !changed {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 /// A Stripe API key. Printing it shows only the prefix: `ApiKey(rk_test_…redacted)`.
 #[derive(Clone)]
 pub struct ApiKey(SecretString);
@@ -139,4 +172,24 @@ fn check_key_file_mode(path: &Path) -> Result<(), String> {
 #[cfg(not(unix))]
 fn check_key_file_mode(_path: &Path) -> Result<(), String> {
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_secrets;
+
+    #[test]
+    fn key_shaped_words_are_cut_to_their_prefix() {
+        assert_eq!(
+            redact_secrets("--since `rk_live_51AbC`: expected a date"),
+            "--since `rk_live_…redacted`: expected a date"
+        );
+        assert_eq!(
+            redact_secrets("a sk_test_4eC39HqLyjWDarjtT1zdp7dc and pk_live_abcd."),
+            "a sk_test_…redacted and pk_live_…redacted."
+        );
+        let stripe = "Invalid API Key provided: rk_test_***********abcd";
+        assert_eq!(redact_secrets(stripe), stripe);
+        assert_eq!(redact_secrets("mark_test_value"), "mark_test_value");
+    }
 }

@@ -127,12 +127,21 @@ fn prepare_extract(
     Ok((plan, live))
 }
 
+/// A visitors source that is not there: a usage error before the lake is opened.
+fn prepare_visitors(cfg: &Config) -> Result<(), Error> {
+    match &cfg.visitors.source {
+        Some(source) => Ok(crate::visitors::preflight(source)?),
+        None => Ok(()),
+    }
+}
+
 /// `stripelake run`: extract, then (unless extraction committed nothing) load-visitors and
 /// transform.
 pub async fn run(cfg: Config, key: &ApiKey, args: &RunArgs) -> Result<(), Error> {
     let now = cfg.runtime.now();
     let id = run_id(now);
     let (plan, live) = prepare_extract(&cfg, key, &args.extract, now, &id)?;
+    prepare_visitors(&cfg)?;
     let ctx = RunContext::open(cfg, now, id)?;
     let reports = run_stages(&ctx, key, &plan, live, &args.visitors).await;
     ctx.finish("run", &reports, Map::new()).await
@@ -170,6 +179,7 @@ pub async fn extract(cfg: Config, key: &ApiKey, args: &ExtractArgs) -> Result<()
 
 /// `stripelake load-visitors`.
 pub async fn load_visitors(cfg: Config, args: &LoadVisitorsArgs) -> Result<(), Error> {
+    prepare_visitors(&cfg)?;
     let ctx = RunContext::start(cfg)?;
     let report = stages::load_visitors(&ctx, args).await;
     ctx.finish("load-visitors", &[report], Map::new()).await
@@ -177,6 +187,7 @@ pub async fn load_visitors(cfg: Config, args: &LoadVisitorsArgs) -> Result<(), E
 
 /// `stripelake transform`.
 pub async fn transform(cfg: Config, args: &TransformArgs) -> Result<(), Error> {
+    crate::transform::check_models(stages::wanted_models(&cfg, args))?;
     let ctx = RunContext::start(cfg)?;
     let report = stages::transform(&ctx, args).await;
     ctx.finish("transform", &[report], Map::new()).await

@@ -135,16 +135,23 @@ fn visitors_report(loaded: &visitors::LoadReport, detail: Map<String, Value>) ->
     }
 }
 
+/// The models `--models` names, else `[transform] models` (empty: all).
+pub fn wanted_models<'a>(
+    cfg: &'a crate::config::Config,
+    args: &'a transform::args::TransformArgs,
+) -> &'a [String] {
+    match args.models.is_empty() {
+        true => &cfg.transform.models,
+        false => &args.models,
+    }
+}
+
 /// The models: `partial` when some failed (what reads them is skipped, the rest commit).
 pub async fn transform(ctx: &RunContext, args: &transform::args::TransformArgs) -> StageReport {
     let started = Instant::now();
-    let wanted = if args.models.is_empty() {
-        ctx.cfg.transform.models.clone()
-    } else {
-        args.models.clone()
-    };
+    let wanted = wanted_models(&ctx.cfg, args);
     let params = transform::args::params(&ctx.cfg, args);
-    let report = match transform::run(&ctx.storage, &params, &wanted, &ctx.run_id).await {
+    let report = match transform::run(&ctx.storage, &params, wanted, &ctx.run_id).await {
         Err(e) => StageReport::failed(Stage::Transform, e.into(), Map::new()),
         Ok(outcomes) => {
             let bad: Vec<&str> = outcomes

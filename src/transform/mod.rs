@@ -93,6 +93,20 @@ fn layer_name(l: Layer) -> &'static str {
     }
 }
 
+/// `--models` / `[transform] models` name models that exist (checked before the lake opens).
+pub fn check_models(wanted: &[String]) -> Result<(), TransformError> {
+    let all = models::embedded()?;
+    let known: BTreeSet<&str> = all.iter().map(|m| m.name.as_str()).collect();
+    match wanted.iter().find(|w| !known.contains(w.as_str())) {
+        None => Ok(()),
+        Some(name) => Err(GraphError::Unknown {
+            name: name.clone(),
+            known: known.into_iter().collect::<Vec<_>>().join(", "),
+        }
+        .into()),
+    }
+}
+
 /// Runs the models (all, or `wanted` and what they read) and commits every mart.
 pub async fn run(
     storage: &Storage,

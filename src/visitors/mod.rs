@@ -16,6 +16,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 pub use load::{LoadReport, load};
 pub use mapping::{Lookup, Mapping};
+pub use source::preflight;
 
 /// `raw.visitor_events`: the mapped columns, then where each row came from.
 pub fn schema() -> SchemaRef {

@@ -88,6 +88,24 @@ pub fn format_of(name: &str, configured: VisitorFormat) -> Option<Format> {
     }
 }
 
+/// A local source (or the folder before its glob) that does not exist: said before the lake is
+/// opened, so a mistyped `--visitors` writes nothing. Store URLs are read when loading.
+pub fn preflight(source: &str) -> Result<(), VisitorError> {
+    let base = match source.find(['*', '?', '[']) {
+        Some(i) => &source[..source[..i].rfind('/').map_or(0, |j| j + 1)],
+        None => source,
+    };
+    let Some(path) = local_path(base).filter(|_| !base.is_empty()) else {
+        return Ok(());
+    };
+    std::fs::metadata(&path)
+        .map(|_| ())
+        .map_err(|e| VisitorError::Source {
+            location: source.into(),
+            message: format!("cannot read {base}: {e}"),
+        })
+}
+
 /// Every file the source names, sorted by name. A file whose format cannot be told is an
 /// error when named alone, and skipped (with the rest listed) in a directory or glob.
 pub async fn list(
