@@ -155,7 +155,7 @@ fn transform_class(e: &TransformError) -> ExitClass {
         TransformError::Model { .. } | TransformError::Grain(_) | TransformError::Check(_) => {
             ExitClass::Partial
         }
-        TransformError::Query(_) => ExitClass::Usage,
+        TransformError::Query(_) | TransformError::AsOf(_) => ExitClass::Usage,
         // Registering tables reads the lake: what fails there is the store, retried later.
         TransformError::Setup(_) | TransformError::DataFusion(_) => ExitClass::Transient,
     }

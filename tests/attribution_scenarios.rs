@@ -146,10 +146,25 @@ async fn a_channel_table_that_loses_revenue_fails_the_reconciliation_check() {
     assert_eq!(check.status, "failed", "{check:?}");
     let error = check.error.as_deref().unwrap_or_default();
     assert!(error.contains("rows break this check"), "{error}");
-    assert_eq!(
-        outcomes.iter().filter(|o| o.status != "ok").count(),
-        1,
-        "only the check fails: {outcomes:#?}"
+    // The check gates the commit: the channel table it caught is not committed.
+    let failed: Vec<(&str, Option<&str>)> = outcomes
+        .iter()
+        .filter(|o| o.status != "ok")
+        .map(|o| (o.model.as_str(), o.error.as_deref()))
+        .filter(|(m, _)| *m != "check_attribution_totals")
+        .collect();
+    assert!(
+        failed.iter().any(|(m, e)| *m == "revenue_by_channel"
+            && e.is_some_and(
+                |e| e.starts_with("not committed (check `check_attribution_totals` failed)")
+            )),
+        "{outcomes:#?}"
+    );
+    assert!(
+        failed
+            .iter()
+            .all(|(_, e)| e.is_some_and(|e| e.starts_with("not committed ("))),
+        "only what the check withholds: {outcomes:#?}"
     );
 }
 

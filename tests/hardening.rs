@@ -378,11 +378,13 @@ async fn impossible_settings_stop_before_any_request() {
         "[transform]\nreport_timezone = \"Mars/Olympus\"\n",
     );
     let lookback = config("lookback.toml", "[extract]\nlookback = \"357913942y\"\n");
+    let currency = config("xyz.toml", "[transform]\nsettlement_currency = \"xyz\"\n");
     let lake = root.path().join("lake");
     let storage = format!("file://{}", lake.display());
     let base = sb.base_url();
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["--config", &zone, "run"], "Mars/Olympus"),
+        (&["--config", &currency, "run"], "got \"xyz\""),
         (&["--config", &lookback, "run"], "more than 100 years"),
         (&["run", "--since", "357913942y"], "more than 100 years"),
         (
@@ -490,4 +492,85 @@ async fn a_key_in_the_wrong_flag_is_never_echoed_or_written() {
         );
         assert!(!lake.exists(), "{args:?}: the lake was created");
     }
+}
+
+/// Defect 7 and a mistyped lake: `--as-of` after the last day the lake covers is refused (exit 2)
+/// and the marts stay; `transform` on a path with no lake says so instead of writing 14 empty
+/// marts there.
+#[tokio::test]
+async fn transform_refuses_a_day_or_a_lake_it_cannot_cover() {
+    let sb = support::start(9, 0.05).await;
+    let root = tempfile::tempdir().expect("root");
+    let out = support::stage(&sb, root.path(), KEY, NOW, "run", &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lake = format!("file://{}", root.path().display());
+    let before = support::manifest(root.path(), "marts/mrr_daily").expect("mrr_daily");
+    // The sandbox clock is NOW (2026-11-18T19:33:20Z): the lake covers through 2026-11-17.
+    let out = stripelake(
+        root.path(),
+        &["--storage", &lake, "transform", "--as-of", "2099-12-31"],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--as-of 2099-12-31 is after 2026-11-17"),
+        "{err}"
+    );
+    assert_eq!(
+        support::manifest(root.path(), "marts/mrr_daily"),
+        Some(before),
+        "the marts stay as they were"
+    );
+    let out = stripelake(
+        root.path(),
+        &["--storage", &lake, "transform", "--as-of", "2026-11-17"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // Defect 8: a settlement currency the account does not settle in breaks the FX models;
+    // the MRR marts are not committed (exit 1) and keep their last good version.
+    let before: Vec<_> = ["mrr_daily", "kpi_summary", "mrr_movements"]
+        .iter()
+        .map(|m| support::manifest(root.path(), &format!("marts/{m}")))
+        .collect();
+    let eur = root.path().join("eur.toml");
+    std::fs::write(&eur, "[transform]\nsettlement_currency = \"eur\"\n").expect("config");
+    let eur = eur.display().to_string();
+    let out = stripelake(
+        root.path(),
+        &["--config", &eur, "--storage", &lake, "transform"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let after: Vec<_> = ["mrr_daily", "kpi_summary", "mrr_movements"]
+        .iter()
+        .map(|m| support::manifest(root.path(), &format!("marts/{m}")))
+        .collect();
+    assert_eq!(after, before, "the MRR marts keep their last good version");
+
+    let nowhere = root.path().join("mistyped");
+    let out = stripelake(
+        root.path(),
+        &[
+            "--storage",
+            &format!("file://{}", nowhere.display()),
+            "transform",
+        ],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no lake there"), "{err}");
+    assert!(!nowhere.exists(), "the mistyped path was created");
+    std::fs::create_dir(&nowhere).expect("dir");
+    let out = stripelake(
+        root.path(),
+        &[
+            "--storage",
+            &format!("file://{}", nowhere.display()),
+            "transform",
+        ],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("holds no extracted tables"), "{err}");
+    assert!(files(&nowhere).is_empty(), "nothing written");
 }

@@ -311,9 +311,39 @@ async fn a_broken_identity_fails_its_check() {
     assert_eq!(check.status, "failed", "{check:?}");
     let error = check.error.as_deref().unwrap_or_default();
     assert!(error.contains("rows break this check"), "{error}");
+    // The check gates the commit: the mart it reads, and what is built from that, stay out.
+    let daily = outcomes
+        .iter()
+        .find(|o| o.model == "mrr_daily")
+        .expect("mrr_daily");
+    assert_eq!(
+        (daily.status, daily.error.as_deref()),
+        (
+            "failed",
+            Some("not committed (check `check_mrr_identity` failed): the previous version stays")
+        )
+    );
+    let withheld: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| o.status != "ok")
+        .map(|o| o.model.as_str())
+        .collect();
+    assert_eq!(
+        withheld,
+        ["mrr_daily", "check_mrr_identity", "kpi_summary"],
+        "{outcomes:#?}"
+    );
+    let committed = stripelake::storage::Table::mart(&storage, "mrr_daily")
+        .latest()
+        .await
+        .expect("read");
+    assert_eq!(committed, None, "mrr_daily was never committed");
     assert!(
-        outcomes.iter().filter(|o| o.status != "ok").count() == 1,
-        "only the check fails: {outcomes:#?}"
+        storage
+            .list("marts/mrr_daily/")
+            .await
+            .expect("list")
+            .is_empty()
     );
 }
 

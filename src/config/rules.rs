@@ -116,7 +116,7 @@ pub(super) const TIMEZONE: Rule = Rule {
     ok: is_timezone,
 };
 pub(super) const CURRENCY: Rule = Rule {
-    want: "a three-letter lowercase currency code like usd",
+    want: "a lowercase ISO 4217 currency code like usd or eur",
     ok: is_currency,
 };
 pub(super) const MODEL: Rule = Rule {
@@ -179,8 +179,20 @@ fn is_model(s: &str) -> bool {
 }
 
 fn is_currency(s: &str) -> bool {
-    s.len() == 3 && s.bytes().all(|b| b.is_ascii_lowercase())
+    CURRENCIES.split_whitespace().any(|c| c == s)
 }
+
+/// ISO 4217's current currencies (no metals, funds or test codes), plus the retired codes
+/// Stripe objects may still carry: `xyz` is a typo, not a currency that drops every
+/// subscription from the settlement MRR.
+const CURRENCIES: &str = "aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bhd bif bmd bnd \
+    bob brl bsd btn bwp byn bzd cad cdf chf clp cny cop crc cup cve czk djf dkk dop dzd egp ern \
+    etb eur fjd fkp gbp gel ghs gip gmd gnf gtq gyd hkd hnl htg huf idr ils inr iqd irr isk jmd \
+    jod jpy kes kgs khr kmf kpw krw kwd kyd kzt lak lbp lkr lrd lsl lyd mad mdl mga mkd mmk mnt \
+    mop mru mur mvr mwk mxn myr mzn nad ngn nio nok npr nzd omr pab pen pgk php pkr pln pyg qar \
+    ron rsd rub rwf sar sbd scr sdg sek sgd shp sle sll sos srd ssp stn svc syp szl thb tjs tmt \
+    tnd top try ttd twd tzs uah ugx usd uyu uzs ved ves vnd vuv wst xaf xcd xcg xof xpf yer zar \
+    zmw zwg zwl eek hrk ltl lvl mro std vef";
 
 fn is_metadata_key(s: &str) -> bool {
     not_blank(s) && s.chars().count() <= 40

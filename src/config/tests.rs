@@ -158,10 +158,21 @@ fn file_problems() {
                  2026-07-29.dahlia, got \"2026-13-01\"",
                 "pipeline.toml:4: extract.lookback: must be a number followed by d, w, mo or y, \
                  like 30d, 2w, 12mo or 1y, got \"12 months\"",
-                "pipeline.toml:6: transform.settlement_currency: must be a three-letter \
-                 lowercase currency code like usd, got \"USD\"",
+                "pipeline.toml:6: transform.settlement_currency: must be a lowercase ISO 4217 \
+                 currency code like usd or eur, got \"USD\"",
                 "pipeline.toml:7: transform.report_timezone: must be an IANA time zone like \
                  Europe/Paris, or UTC, got \"+02:00\"",
+            ],
+        ),
+        (
+            "a currency or time zone that does not exist",
+            "[transform]\nsettlement_currency = \"xyz\"\nreport_timezone = \"Mars/Olympus\"\n",
+            none(),
+            &[
+                "pipeline.toml:2: transform.settlement_currency: must be a lowercase ISO 4217 \
+                 currency code like usd or eur, got \"xyz\"",
+                "pipeline.toml:3: transform.report_timezone: must be an IANA time zone like \
+                 Europe/Paris, or UTC, got \"Mars/Olympus\"",
             ],
         ),
         (

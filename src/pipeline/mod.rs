@@ -52,14 +52,18 @@ impl RunContext {
     /// Opens the lake for a run named `run_id` (see [`run_id`]).
     pub fn open(cfg: Config, now: i64, run_id: String) -> Result<RunContext, Error> {
         let storage = Storage::open(&cfg.storage.url, &cfg.storage.options)?;
-        Ok(RunContext {
+        Ok(RunContext::with(cfg, storage, now, run_id))
+    }
+
+    fn with(cfg: Config, storage: Storage, now: i64, run_id: String) -> RunContext {
+        RunContext {
             cfg,
             storage,
             run_id,
             now,
             started: Instant::now(),
             started_at: chrono::Utc::now(),
-        })
+        }
     }
 
     /// A run of `cfg` now (or at `--now`).
@@ -188,7 +192,17 @@ pub async fn load_visitors(cfg: Config, args: &LoadVisitorsArgs) -> Result<(), E
 /// `stripelake transform`.
 pub async fn transform(cfg: Config, args: &TransformArgs) -> Result<(), Error> {
     crate::transform::check_models(stages::wanted_models(&cfg, args))?;
-    let ctx = RunContext::start(cfg)?;
+    // Models over a lake with nothing extracted are empty marts: a mistyped path, said as such.
+    let storage = Storage::open_existing(&cfg.storage.url, &cfg.storage.options)?;
+    if !crate::storage::table::has_raw_tables(&storage).await? {
+        return Err(Error::Usage(format!(
+            "{} holds no extracted tables (nothing under _manifests/raw/): check --storage / \
+             [storage] url, or run `stripelake extract` first",
+            cfg.storage.url
+        )));
+    }
+    let now = cfg.runtime.now();
+    let ctx = RunContext::with(cfg, storage, now, run_id(now));
     let report = stages::transform(&ctx, args).await;
     ctx.finish("transform", &[report], Map::new()).await
 }

@@ -118,6 +118,26 @@ impl Storage {
         })
     }
 
+    /// Opens a root that must already hold a lake: a local directory that is not there is an
+    /// error (a mistyped `--storage` would otherwise read as an empty lake, and be created).
+    pub fn open_existing(
+        url: &str,
+        options: &BTreeMap<String, String>,
+    ) -> Result<Storage, StorageError> {
+        let local = url::Url::parse(url).map_or(true, |u| u.scheme() == "file");
+        if local && !std::path::Path::new(&local_dir(url)).is_dir() {
+            return Err(StorageError::Url {
+                url: url.into(),
+                message: format!(
+                    "no lake there: {} does not exist (check --storage / [storage] url; \
+                     `stripelake extract` or `run` creates a lake)",
+                    local_dir(url)
+                ),
+            });
+        }
+        Storage::open(url, options)
+    }
+
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -240,6 +240,14 @@ impl Table {
     }
 }
 
+/// Whether the lake holds any committed raw table (extracted or loaded).
+pub async fn has_raw_tables(storage: &Storage) -> Result<bool, StorageError> {
+    Ok(!storage
+        .list(&format!("{MANIFEST_DIR}raw/"))
+        .await?
+        .is_empty())
+}
+
 /// Where a run's summary is written.
 pub fn run_summary_path(run_id: &str) -> String {
     format!("_runs/{run_id}.json")

@@ -23,6 +23,7 @@ use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use serde::Serialize;
 
+use crate::storage::manifest::FileEntry;
 use crate::storage::{Change, Part, Storage, StorageError, Table};
 use models::{GraphError, Layer, Model};
 
@@ -69,6 +70,9 @@ pub enum TransformError {
     /// A model's rows are not unique by its declared grain.
     #[error("{0}")]
     Grain(String),
+    /// `--as-of` names a day the lake cannot cover yet (a usage error).
+    #[error("{0}")]
+    AsOf(String),
 }
 
 #[derive(Debug, Serialize, Clone)]
@@ -164,6 +168,8 @@ pub async fn build_models(
     }
     let mut outcomes = Vec::new();
     let mut broken: BTreeSet<String> = BTreeSet::new();
+    // Marts written and checked for their grain, committed only after the checks.
+    let mut written: Vec<(&Model, Vec<FileEntry>)> = Vec::new();
     for model in &selected {
         let started = Instant::now();
         let mut outcome = ModelOutcome {
@@ -185,7 +191,13 @@ pub async fn build_models(
         match materialise(&ctx, storage, model, run_id).await {
             Ok((rows, files)) => {
                 outcome.rows = rows;
-                outcome.files = files;
+                outcome.files = files.len();
+                if model.layer == Layer::Mart {
+                    written.push((model, files));
+                }
+                if model.name == SETTINGS {
+                    refuse_a_future_as_of(&ctx).await?;
+                }
             }
             Err(e @ TransformError::Storage(_)) => return Err(e),
             Err(e) => {
@@ -220,22 +232,83 @@ pub async fn build_models(
             }
         }
     }
+    commit_checked(storage, &selected, written, &mut outcomes, run_id).await?;
     Ok((ctx, outcomes))
 }
 
-/// Staging and intermediate models stay in memory; marts go to `marts/<model>/` and a manifest.
+/// Commits the marts no failed check vouches against. A mart a failing (or skipped) check reads
+/// is withheld, and so is every mart built from a withheld one: the previous version stays, and
+/// its written files are deleted. Each mart is replaced whole, and its old files go once the new
+/// version is committed, so `marts/<model>/*.parquet` is the committed table.
+async fn commit_checked(
+    storage: &Storage,
+    selected: &[Model],
+    written: Vec<(&Model, Vec<FileEntry>)>,
+    outcomes: &mut [ModelOutcome],
+    run_id: &str,
+) -> Result<(), TransformError> {
+    let failed_checks: BTreeSet<&str> = outcomes
+        .iter()
+        .filter(|o| o.layer == "check" && o.status != "ok")
+        .map(|o| o.model.as_str())
+        .collect();
+    // Why each withheld mart is withheld; in build order, so a reader follows what it reads.
+    let mut withheld: std::collections::BTreeMap<&str, String> = Default::default();
+    for check in selected
+        .iter()
+        .filter(|m| failed_checks.contains(m.name.as_str()))
+    {
+        for dep in &check.deps {
+            withheld
+                .entry(dep.as_str())
+                .or_insert_with(|| format!("check `{}` failed", check.name));
+        }
+    }
+    for model in selected {
+        let reason = model.deps.iter().find_map(|d| {
+            withheld
+                .get(d.as_str())
+                .map(|_| format!("it reads `{d}`, withheld"))
+        });
+        if let Some(reason) = reason {
+            withheld.entry(model.name.as_str()).or_insert(reason);
+        }
+    }
+    for (model, files) in written {
+        let Some(reason) = withheld.get(model.name.as_str()) else {
+            Table::mart(storage, &model.name)
+                .commit(run_id, &files, Change::Replace(&[Part::Whole]))
+                .await?;
+            continue;
+        };
+        for f in &files {
+            storage.delete(&f.path).await?;
+        }
+        if let Some(o) = outcomes.iter_mut().find(|o| o.model == model.name) {
+            tracing::error!(model = %model.name, reason = %reason, "Mart not committed.");
+            o.status = "failed";
+            o.error = Some(format!(
+                "not committed ({reason}): the previous version stays"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Staging and intermediate models stay in memory; marts are written to `marts/<model>/` (and
+/// committed with a manifest once the checks have run): their rows and files.
 async fn materialise(
     ctx: &SessionContext,
     storage: &Storage,
     model: &Model,
     run_id: &str,
-) -> Result<(u64, usize), TransformError> {
+) -> Result<(u64, Vec<FileEntry>), TransformError> {
     let df = ctx.sql(&model.sql).await?;
     if model.layer == Layer::Check {
         let violations = df.collect().await?;
         let count: usize = violations.iter().map(|b| b.num_rows()).sum();
         if count == 0 {
-            return Ok((0, 0));
+            return Ok((0, Vec::new()));
         }
         let shown: Vec<RecordBatch> = violations
             .iter()
@@ -254,7 +327,7 @@ async fn materialise(
     if model.view {
         ctx.register_table(model.name.as_str(), df.into_view())?;
         check_grain(ctx, model).await?;
-        return Ok((0, 0));
+        return Ok((0, Vec::new()));
     }
     if model.layer != Layer::Mart {
         // Every column nullable: the plan's nullability and the batches' can disagree, and the
@@ -278,7 +351,7 @@ async fn materialise(
         let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
         ctx.register_table(model.name.as_str(), Arc::new(table))?;
         check_grain(ctx, model).await?;
-        return Ok((rows, 0));
+        return Ok((rows, Vec::new()));
     }
     let schema = Arc::new(df.schema().as_arrow().clone());
     let mart = Table::mart(storage, &model.name);
@@ -299,11 +372,34 @@ async fn materialise(
         }
         return Err(e);
     }
-    // A mart is replaced whole, and its old files go once the new version is committed, so
-    // that `marts/<model>/*.parquet` is exactly the committed table for warehouses that glob.
-    mart.commit(run_id, &files, Change::Replace(&[Part::Whole]))
-        .await?;
-    Ok((rows, files.len()))
+    Ok((rows, files))
+}
+
+/// The model that resolves `params` against the data.
+const SETTINGS: &str = "stg_settings";
+
+/// An `--as-of` after the last day the extracted data covers (the day before the latest
+/// extraction) would give flat MRR and empty days for dates nothing was extracted for: refused,
+/// before any mart is written.
+async fn refuse_a_future_as_of(ctx: &SessionContext) -> Result<(), TransformError> {
+    let sql = format!(
+        "SELECT CAST(as_of AS VARCHAR), CAST(last_complete_day AS VARCHAR) FROM {SETTINGS} \
+         WHERE last_complete_day IS NOT NULL AND as_of > last_complete_day"
+    );
+    let found = ctx.sql(&sql).await?.collect().await?;
+    let Some(batch) = found.iter().find(|b| b.num_rows() > 0) else {
+        return Ok(());
+    };
+    let value = |i: usize| {
+        arrow::util::display::array_value_to_string(batch.column(i), 0).unwrap_or_default()
+    };
+    Err(TransformError::AsOf(format!(
+        "--as-of {} is after {}, the last day the lake covers (the day before its latest \
+         extraction): extract first, or pass a day up to {}",
+        value(0),
+        value(1),
+        value(1)
+    )))
 }
 
 /// Fails when two rows of the model share its declared grain, naming one duplicated key.
