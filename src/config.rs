@@ -142,9 +142,13 @@ impl Default for RuntimeConfig {
 }
 
 impl RuntimeConfig {
-    /// The run's clock.
-    pub fn now(&self) -> i64 {
-        self.now.unwrap_or_else(|| chrono::Utc::now().timestamp())
+    /// The run's clock in milliseconds: `--now` (whole seconds) when pinned, else the real
+    /// time, so two runs in one second still stamp their rows apart.
+    pub fn now_ms(&self) -> i64 {
+        match self.now {
+            Some(seconds) => seconds.saturating_mul(1000),
+            None => chrono::Utc::now().timestamp_millis(),
+        }
     }
 }
 

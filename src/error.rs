@@ -132,9 +132,11 @@ impl Error {
 
 fn storage_class(e: &StorageError) -> ExitClass {
     match e {
-        StorageError::Url { .. } => ExitClass::Usage,
+        StorageError::Url { .. } | StorageError::Unwritable { .. } => ExitClass::Usage,
         StorageError::Corrupt { .. } | StorageError::Parquet { .. } => ExitClass::Partial,
-        StorageError::Io { .. } | StorageError::AlreadyExists { .. } => ExitClass::Transient,
+        e if e.is_transient() => ExitClass::Transient,
+        // Permissions, credentials, a full disk: a person has to act.
+        _ => ExitClass::Usage,
     }
 }
 

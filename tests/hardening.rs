@@ -574,3 +574,98 @@ async fn transform_refuses_a_day_or_a_lake_it_cannot_cover() {
     assert!(err.contains("holds no extracted tables"), "{err}");
     assert!(files(&nowhere).is_empty(), "nothing written");
 }
+
+/// Defect 10: a lake that cannot be written is a usage error found before any request (it used
+/// to extract everything and exit 1 "partial" with nothing committed); a corrupt manifest is
+/// named with its fix and is not "transient" (exit 5 forever).
+#[tokio::test]
+async fn storage_failures_say_what_to_fix() {
+    let sb = support::start(10, 0.05).await;
+    let root = tempfile::tempdir().expect("root");
+    // `_runs` is a file, so nothing can be written under it: an unwritable lake.
+    std::fs::write(root.path().join("_runs"), "in the way").expect("file");
+    let before = sb.stats().requests;
+    let out = support::extract(&sb, root.path(), KEY, NOW, &[]).await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot write to the lake at file://"), "{err}");
+    assert_eq!(sb.stats().requests, before, "nothing was requested");
+    std::fs::remove_file(root.path().join("_runs")).expect("rm");
+
+    let out = support::extract(&sb, root.path(), KEY, NOW, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let dir = root.path().join("_manifests/raw/charges");
+    let latest = std::fs::read_dir(&dir)
+        .expect("manifests")
+        .flatten()
+        .map(|e| e.path())
+        .max()
+        .expect("a version");
+    std::fs::write(&latest, "{\"table\": \"raw/charges\", \"ver").expect("corrupt");
+    let lake = format!("file://{}", root.path().display());
+    for args in [
+        vec!["transform"],
+        vec!["query", "SELECT count(*) FROM raw.charges"],
+    ] {
+        let out = stripelake(
+            root.path(),
+            &[&["--storage", lake.as_str()][..], &args].concat(),
+        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        let name = latest
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            err.contains(&name) && err.contains("restore the file") && err.contains("delete it"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// Defect 14: runs in the same second (here with a pinned clock, so `_extracted_at` ties) are
+/// still ordered: the newest version of an object is always the last run's.
+#[tokio::test]
+async fn a_later_run_in_the_same_second_wins() {
+    let sb = support::start(11, 0.02).await;
+    let root = tempfile::tempdir().expect("root");
+    let customer = sb.with_account(|a| {
+        a.store
+            .table(stripelake::sandbox::store::Kind::Customer)
+            .iter()
+            .find(|o| !o.deleted)
+            .map(|o| o.id.to_string())
+            .expect("a customer")
+    });
+    let lake = format!("file://{}", root.path().display());
+    let sql = format!(
+        "SELECT email FROM (SELECT email, row_number() OVER (PARTITION BY _account, id ORDER BY \
+         _extracted_at DESC, _run_id DESC) AS n FROM raw.customers WHERE id = '{customer}') v \
+         WHERE n = 1"
+    );
+    for round in 0..6 {
+        let email = format!("round{round}@example.com");
+        sb.mutate(|a| a.update_customer_email(&customer, &email))
+            .expect("update");
+        let out = support::extract(
+            &sb,
+            root.path(),
+            KEY,
+            NOW,
+            &["--streams", "customers", "--full-refresh"],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let out = stripelake(
+            root.path(),
+            &["--storage", &lake, "query", "--format", "csv", &sql],
+        );
+        assert_eq!(
+            text(&out.stdout),
+            format!("email\n{email}\n"),
+            "round {round}"
+        );
+    }
+}

@@ -165,6 +165,11 @@ async fn whatever_fails_the_summary_printed_and_written_is_the_exit_code() {
         .find(|o| o["stream"] == "payouts")
         .expect("payouts");
     assert_eq!(payouts["failure"]["kind"], "transient", "{payouts}");
+    // A failed stream reports what it spent: the request and its retries.
+    assert!(
+        payouts["requests"].as_u64() > Some(1) && payouts["retries"].as_u64() > Some(0),
+        "{payouts}"
+    );
 
     // (e) A revoked key: extraction commits nothing, the later stages are skipped, exit 3.
     let revoked = "rk_test_revoked_for_the_pipeline";

@@ -257,7 +257,7 @@ fn account_named_in(message: &str) -> Option<String> {
 fn row_ctx(plan: &Plan, account: &str) -> RowContext {
     RowContext {
         run_id: plan.run_id.clone(),
-        extracted_at_ms: plan.now * 1000,
+        extracted_at_ms: plan.now_ms,
         account: account.into(),
         stripe_version: plan.stripe_version.clone(),
     }
@@ -389,8 +389,9 @@ async fn collect_events(
     def: &'static StreamDef,
     slices: Vec<Slice>,
     want_changes: bool,
-) -> Result<(Changes, summary::Counts), Failure> {
-    let (sink, writer) = open_sink(storage, plan, account, def).map_err(Failure::Internal)?;
+) -> Result<(Changes, summary::Counts), (Failure, summary::Counts)> {
+    let (sink, writer) = open_sink(storage, plan, account, def)
+        .map_err(|m| (Failure::Internal(m), summary::Counts::default()))?;
     let mut ctx = StreamCtx::new(
         def,
         client.clone(),
@@ -413,24 +414,31 @@ async fn collect_events(
             "Events rendered in another API version than the pinned one: their payloads have that version's shape (set [stripe] stripe_version to the account's version, or expect the models to treat older shapes as best they can)."
         );
     }
-    let ctx = Arc::try_unwrap(ctx)
-        .map_err(|_| Failure::Internal("events context still shared".into()))?;
-    let changes = ctx
-        .changes
-        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-        .unwrap_or_default();
-    drop(ctx.sink.tx);
-    let files = writer
-        .await
-        .map_err(|e| Failure::Internal(e.to_string()))?
-        .map_err(|e| Failure::Storage(e.to_string()));
-    listed.map_err(Failure::from)?;
-    let files = files?;
-    Table::raw(storage, def.name)
-        .commit(&plan.run_id, &files, Change::Append)
-        .await
-        .map_err(|e| Failure::Storage(e.to_string()))?;
-    Ok((changes, counts.with_files(&files)))
+    let committed = async {
+        let ctx = Arc::try_unwrap(ctx)
+            .map_err(|_| Failure::Internal("events context still shared".into()))?;
+        let changes = ctx
+            .changes
+            .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+            .unwrap_or_default();
+        drop(ctx.sink.tx);
+        let files = writer
+            .await
+            .map_err(|e| Failure::Internal(e.to_string()))?
+            .map_err(|e| Failure::Storage(e.to_string()));
+        listed.map_err(Failure::from)?;
+        let files = files?;
+        Table::raw(storage, def.name)
+            .commit(&plan.run_id, &files, Change::Append)
+            .await
+            .map_err(|e| Failure::Storage(e.to_string()))?;
+        Ok((changes, files))
+    }
+    .await;
+    match committed {
+        Ok((changes, files)) => Ok((changes, counts.with_files(&files))),
+        Err(f) => Err((f, counts)),
+    }
 }
 
 /// One slice per window: it splits as its pages reveal how dense the window is, within the
@@ -570,16 +578,21 @@ async fn run_stream_inner(
     def: &'static StreamDef,
     sync: SyncPlan,
     account_object: Option<Value>,
-) -> Result<summary::Counts, Failure> {
-    let (sink, writer) = open_sink(storage, plan, account, def).map_err(Failure::Internal)?;
+) -> Attempt {
+    let unstarted = |f: Failure| (f, summary::Counts::default());
+    let (sink, writer) = open_sink(storage, plan, account, def)
+        .map_err(Failure::Internal)
+        .map_err(unstarted)?;
     let mut children = HashMap::new();
     let mut child_writers = Vec::new();
     for child in def.children {
         let child_def = streams::find(child.stream)
-            .ok_or_else(|| Failure::Internal(format!("unknown child stream {}", child.stream)))?;
+            .ok_or_else(|| Failure::Internal(format!("unknown child stream {}", child.stream)))
+            .map_err(unstarted)?;
         if plan.streams.iter().any(|s| s.name == child_def.name) {
-            let (child_sink, child_writer) =
-                open_sink(storage, plan, account, child_def).map_err(Failure::Internal)?;
+            let (child_sink, child_writer) = open_sink(storage, plan, account, child_def)
+                .map_err(Failure::Internal)
+                .map_err(unstarted)?;
             children.insert(child_def.name, child_sink);
             child_writers.push((child_def, child_writer));
         }
@@ -604,45 +617,56 @@ async fn run_stream_inner(
             failed => failed,
         },
     };
+    // What was spent is reported whatever happens next.
     let counts = summary::Counts::of(&ctx);
     let child_rows: Vec<(&str, u64)> = ctx
         .children
         .iter()
         .map(|(k, s)| (*k, s.rows.load(Ordering::Relaxed)))
         .collect();
-    drop(
-        Arc::try_unwrap(ctx)
-            .map_err(|_| Failure::Internal("stream context still shared".into()))?,
-    );
-    let files = writer
-        .await
-        .map_err(|e| Failure::Internal(e.to_string()))?
-        .map_err(|e| Failure::Storage(e.to_string()));
-    let mut child_files = Vec::new();
-    for (child_def, w) in child_writers {
-        child_files.push((
-            child_def,
-            w.await
-                .map_err(|e| Failure::Internal(e.to_string()))?
-                .map_err(|e| Failure::Storage(e.to_string()))?,
-        ));
+    let committed = async {
+        drop(
+            Arc::try_unwrap(ctx)
+                .map_err(|_| Failure::Internal("stream context still shared".into()))?,
+        );
+        let files = writer
+            .await
+            .map_err(|e| Failure::Internal(e.to_string()))?
+            .map_err(|e| Failure::Storage(e.to_string()));
+        let mut child_files = Vec::new();
+        for (child_def, w) in child_writers {
+            child_files.push((
+                child_def,
+                w.await
+                    .map_err(|e| Failure::Internal(e.to_string()))?
+                    .map_err(|e| Failure::Storage(e.to_string()))?,
+            ));
+        }
+        listed.map_err(Failure::from)?;
+        let files = files?;
+        // A full refresh replaces this account's files; everything else appends.
+        let parts = [Part::Account(account)];
+        let change = if replaces {
+            Change::Replace(&parts)
+        } else {
+            Change::Append
+        };
+        // Children first: a crash between the two commits leaves the parent to redo both.
+        for (child_def, files) in &child_files {
+            commit_raw(storage, plan, child_def, files, change).await?;
+        }
+        commit_raw(storage, plan, def, &files, change).await?;
+        Ok(files)
     }
-    listed.map_err(Failure::from)?;
-    let files = files?;
-    // A full refresh replaces this account's files; everything else appends.
-    let parts = [Part::Account(account)];
-    let change = if replaces {
-        Change::Replace(&parts)
-    } else {
-        Change::Append
-    };
-    // Children first: a crash between the two commits leaves the parent to redo both.
-    for (child_def, files) in &child_files {
-        commit_raw(storage, plan, child_def, files, change).await?;
+    .await;
+    match committed {
+        Ok(files) => Ok(counts.with_files(&files).with_children(child_rows)),
+        Err(f) => Err((f, counts.with_children(child_rows))),
     }
-    commit_raw(storage, plan, def, &files, change).await?;
-    Ok(counts.with_files(&files).with_children(child_rows))
 }
+
+/// A stream's figures, committed or not: a failed stream still reports what it spent.
+type Attempt = Result<summary::Counts, (Failure, summary::Counts)>;
 
 async fn commit_raw(
     storage: &Storage,

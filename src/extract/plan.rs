@@ -57,7 +57,10 @@ impl ExtractArgs {
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub run_id: String,
+    /// The run's clock, Unix seconds (windows and cursors).
     pub now: i64,
+    /// The same clock in milliseconds: each row's `_extracted_at`.
+    pub now_ms: i64,
     /// Lower bound of a backfill (lookback or `--since`).
     pub since: i64,
     /// Upper bound of every window (`--until`, default now).
@@ -77,7 +80,13 @@ pub struct Plan {
 impl Plan {
     /// The plan of `args` over `cfg`, or what is wrong with the flags (a usage error: nothing
     /// has been requested or written yet).
-    pub fn new(cfg: &Config, args: &ExtractArgs, now: i64, run_id: &str) -> Result<Plan, String> {
+    pub fn new(
+        cfg: &Config,
+        args: &ExtractArgs,
+        now_ms: i64,
+        run_id: &str,
+    ) -> Result<Plan, String> {
+        let now = now_ms.div_euclid(1000);
         let streams = streams::select(&cfg.extract.streams)?;
         let since = match &args.since {
             Some(s) => parse_time(s, now, "--since")?,
@@ -95,6 +104,7 @@ impl Plan {
         Ok(Plan {
             run_id: run_id.into(),
             now,
+            now_ms,
             since,
             until,
             full_refresh: args.full_refresh,

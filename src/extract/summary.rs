@@ -148,11 +148,16 @@ impl StreamOutcome {
         StreamOutcome::failed(stream, Failure::Internal(message))
     }
 
-    pub fn finish(&mut self, started: Instant, result: &Result<Counts, Failure>) {
+    /// The stream's figures, and its failure if it failed (a failed stream still reports the
+    /// requests, retries and rows it spent).
+    pub fn finish(&mut self, started: Instant, result: &Result<Counts, (Failure, Counts)>) {
         self.duration_seconds = started.elapsed().as_secs_f64();
         match result {
             Ok(c) => self.counts = c.clone(),
-            Err(f) => self.failure = Some(f.clone()),
+            Err((f, c)) => {
+                self.counts = c.clone();
+                self.failure = Some(f.clone());
+            }
         }
     }
 }

@@ -54,10 +54,10 @@ pub async fn demo(args: DemoArgs, runtime: RuntimeConfig) -> Result<(), Error> {
         since: Some("2000-01-01".into()),
         ..ExtractArgs::default()
     };
-    let now = cfg.runtime.now();
-    let id = run_id(now);
-    let (plan, live) = prepare_extract(&cfg, &key, &extract, now, &id)?;
-    let ctx = RunContext::open(cfg, now, id)?;
+    let now_ms = cfg.runtime.now_ms();
+    let id = run_id(now_ms);
+    let (plan, live) = prepare_extract(&cfg, &key, &extract, now_ms, &id)?;
+    let ctx = RunContext::open(cfg, now_ms, id).await?;
     let mut reports = run_stages(&ctx, &key, &plan, live, &LoadVisitorsArgs::default()).await;
     shorten_models(&mut reports);
     let headline = headline(&ctx.storage).await;

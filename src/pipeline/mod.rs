@@ -42,34 +42,35 @@ pub struct RunContext {
     pub cfg: Config,
     pub storage: Storage,
     pub run_id: String,
-    /// The run's clock (Unix seconds): every row it writes is stamped with it.
-    pub now: i64,
+    /// The run's clock (Unix milliseconds): every row it writes is stamped with it.
+    pub now_ms: i64,
     started: Instant,
     started_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl RunContext {
-    /// Opens the lake for a run named `run_id` (see [`run_id`]).
-    pub fn open(cfg: Config, now: i64, run_id: String) -> Result<RunContext, Error> {
+    /// Opens the lake for a run named `run_id` (see [`run_id`]), and proves it writable.
+    pub async fn open(cfg: Config, now_ms: i64, run_id: String) -> Result<RunContext, Error> {
         let storage = Storage::open(&cfg.storage.url, &cfg.storage.options)?;
-        Ok(RunContext::with(cfg, storage, now, run_id))
+        storage.probe_writable(&run_id).await?;
+        Ok(RunContext::with(cfg, storage, now_ms, run_id))
     }
 
-    fn with(cfg: Config, storage: Storage, now: i64, run_id: String) -> RunContext {
+    fn with(cfg: Config, storage: Storage, now_ms: i64, run_id: String) -> RunContext {
         RunContext {
             cfg,
             storage,
             run_id,
-            now,
+            now_ms,
             started: Instant::now(),
             started_at: chrono::Utc::now(),
         }
     }
 
     /// A run of `cfg` now (or at `--now`).
-    pub fn start(cfg: Config) -> Result<RunContext, Error> {
-        let now = cfg.runtime.now();
-        RunContext::open(cfg, now, run_id(now))
+    pub async fn start(cfg: Config) -> Result<RunContext, Error> {
+        let now_ms = cfg.runtime.now_ms();
+        RunContext::open(cfg, now_ms, run_id(now_ms)).await
     }
 
     /// The verdict over the reports, and the summary: written to `_runs/<run_id>.json`, then
@@ -105,16 +106,18 @@ impl RunContext {
     }
 }
 
-/// A run id: the run's clock as a UTC timestamp plus a random suffix.
-pub fn run_id(now: i64) -> String {
-    let stamp = chrono::DateTime::from_timestamp(now, 0).map_or_else(
-        || now.to_string(),
+/// A run id: the run's clock as a UTC timestamp, then the real time in microseconds (fixed
+/// width). Staging takes the newest version of an object by `_extracted_at`, then `_run_id`:
+/// so a later run always wins, even in the same second or with a pinned `--now`.
+pub fn run_id(now_ms: i64) -> String {
+    let stamp = chrono::DateTime::from_timestamp_millis(now_ms).map_or_else(
+        || now_ms.to_string(),
         |d| d.format("%Y%m%dT%H%M%SZ").to_string(),
     );
-    let nanos = std::time::SystemTime::now()
+    let micros = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("{stamp}-{:06x}", (nanos ^ std::process::id()) & 0xFF_FFFF)
+        .map_or(0, |d| d.as_micros());
+    format!("{stamp}-{micros:013x}")
 }
 
 /// The key rules, then the extraction plan: both before the lake is touched.
@@ -122,12 +125,12 @@ fn prepare_extract(
     cfg: &Config,
     key: &ApiKey,
     args: &ExtractArgs,
-    now: i64,
+    now_ms: i64,
     run_id: &str,
 ) -> Result<(Plan, bool), Error> {
     let live = crate::stripe::keys::check(key, cfg.stripe.allow_secret_key, &cfg.extract.streams)
         .map_err(Error::Usage)?;
-    let plan = Plan::new(cfg, args, now, run_id).map_err(Error::Usage)?;
+    let plan = Plan::new(cfg, args, now_ms, run_id).map_err(Error::Usage)?;
     Ok((plan, live))
 }
 
@@ -142,11 +145,11 @@ fn prepare_visitors(cfg: &Config) -> Result<(), Error> {
 /// `stripelake run`: extract, then (unless extraction committed nothing) load-visitors and
 /// transform.
 pub async fn run(cfg: Config, key: &ApiKey, args: &RunArgs) -> Result<(), Error> {
-    let now = cfg.runtime.now();
-    let id = run_id(now);
-    let (plan, live) = prepare_extract(&cfg, key, &args.extract, now, &id)?;
+    let now_ms = cfg.runtime.now_ms();
+    let id = run_id(now_ms);
+    let (plan, live) = prepare_extract(&cfg, key, &args.extract, now_ms, &id)?;
     prepare_visitors(&cfg)?;
-    let ctx = RunContext::open(cfg, now, id)?;
+    let ctx = RunContext::open(cfg, now_ms, id).await?;
     let reports = run_stages(&ctx, key, &plan, live, &args.visitors).await;
     ctx.finish("run", &reports, Map::new()).await
 }
@@ -173,10 +176,10 @@ async fn run_stages(
 
 /// `stripelake extract`.
 pub async fn extract(cfg: Config, key: &ApiKey, args: &ExtractArgs) -> Result<(), Error> {
-    let now = cfg.runtime.now();
-    let id = run_id(now);
-    let (plan, live) = prepare_extract(&cfg, key, args, now, &id)?;
-    let ctx = RunContext::open(cfg, now, id)?;
+    let now_ms = cfg.runtime.now_ms();
+    let id = run_id(now_ms);
+    let (plan, live) = prepare_extract(&cfg, key, args, now_ms, &id)?;
+    let ctx = RunContext::open(cfg, now_ms, id).await?;
     let report = stages::extract(&ctx, key, &plan, live).await;
     ctx.finish("extract", &[report], Map::new()).await
 }
@@ -184,7 +187,7 @@ pub async fn extract(cfg: Config, key: &ApiKey, args: &ExtractArgs) -> Result<()
 /// `stripelake load-visitors`.
 pub async fn load_visitors(cfg: Config, args: &LoadVisitorsArgs) -> Result<(), Error> {
     prepare_visitors(&cfg)?;
-    let ctx = RunContext::start(cfg)?;
+    let ctx = RunContext::start(cfg).await?;
     let report = stages::load_visitors(&ctx, args).await;
     ctx.finish("load-visitors", &[report], Map::new()).await
 }
@@ -201,8 +204,10 @@ pub async fn transform(cfg: Config, args: &TransformArgs) -> Result<(), Error> {
             cfg.storage.url
         )));
     }
-    let now = cfg.runtime.now();
-    let ctx = RunContext::with(cfg, storage, now, run_id(now));
+    let now_ms = cfg.runtime.now_ms();
+    let id = run_id(now_ms);
+    storage.probe_writable(&id).await?;
+    let ctx = RunContext::with(cfg, storage, now_ms, id);
     let report = stages::transform(&ctx, args).await;
     ctx.finish("transform", &[report], Map::new()).await
 }

@@ -170,6 +170,20 @@ impl Account {
         Ok(id)
     }
 
+    /// Changes a customer's email (a `customer.updated` event).
+    pub fn update_customer_email(
+        &mut self,
+        customer_id: &str,
+        email: &str,
+    ) -> Result<(), MutateError> {
+        let (obj, mut customer) = self.load(Kind::Customer, customer_id)?;
+        let previous = json!({"email": customer["email"]});
+        customer["email"] = json!(email);
+        self.save(Kind::Customer, obj, &customer);
+        self.record_event("customer.updated", &customer, Some(previous));
+        Ok(())
+    }
+
     /// Deletes a customer: retrieves then answer with Stripe's deleted stub.
     pub fn delete_customer(&mut self, customer_id: &str) -> Result<(), MutateError> {
         let (mut obj, customer) = self.load(Kind::Customer, customer_id)?;

@@ -70,7 +70,10 @@ pub async fn latest(storage: &Storage, table: &str) -> Result<Option<Manifest>, 
         .map(Some)
         .map_err(|e| StorageError::Corrupt {
             path,
-            message: e.to_string(),
+            message: format!(
+                "not a manifest ({e}): restore the file from a backup, or delete it so the \
+                 version before it is the table again (its files are still listed there)"
+            ),
         })
 }
 

@@ -32,6 +32,51 @@ pub enum StorageError {
     Corrupt { path: String, message: String },
     #[error("{path}: cannot write Parquet: {message}")]
     Parquet { path: String, message: String },
+    /// The lake cannot be written at all (credentials, permissions, space): found before a run
+    /// starts, and no retry will fix it.
+    #[error("cannot write to the lake at {url}: {message}")]
+    Unwritable { url: String, message: String },
+}
+
+impl StorageError {
+    /// Whether retrying later can help (a network or service hiccup), as opposed to something a
+    /// person must fix (credentials, permissions, a full disk, a bad path).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StorageError::Io { source, .. } => !needs_a_person(source),
+            StorageError::AlreadyExists { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// An object-store error no retry fixes.
+fn needs_a_person(e: &object_store::Error) -> bool {
+    use std::io::ErrorKind::*;
+    match e {
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. }
+        | object_store::Error::NotSupported { .. } => true,
+        _ => {
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                    return matches!(
+                        io.kind(),
+                        PermissionDenied
+                            | ReadOnlyFilesystem
+                            | StorageFull
+                            | QuotaExceeded
+                            | NotADirectory
+                            | IsADirectory
+                            | InvalidFilename
+                    );
+                }
+                source = s.source();
+            }
+            false
+        }
+    }
 }
 
 /// A cloud store from the standard environment variables, the URL, then the `options` table
@@ -136,6 +181,20 @@ impl Storage {
             });
         }
         Storage::open(url, options)
+    }
+
+    /// Writes and deletes a small file under `_runs/`: a lake that cannot be written (no
+    /// credentials, read-only, full) is found before anything is requested from Stripe.
+    pub async fn probe_writable(&self, name: &str) -> Result<(), StorageError> {
+        let path = format!("_runs/.probe-{name}");
+        let written = match self.put(&path, b"probe".to_vec()).await {
+            Ok(()) => self.delete(&path).await,
+            Err(e) => Err(e),
+        };
+        written.map_err(|e| StorageError::Unwritable {
+            url: self.url.clone(),
+            message: unwritable_hint(&self.url, &e),
+        })
     }
 
     pub fn url(&self) -> &str {
@@ -251,6 +310,31 @@ impl Storage {
         let metas = self.list_meta(rel_prefix).await?;
         Ok(metas.into_iter().map(|(path, _, _)| path).collect())
     }
+}
+
+/// What to do about a lake that cannot be written, by store.
+fn unwritable_hint(url: &str, e: &StorageError) -> String {
+    let text = e.to_string();
+    let no_credentials = text.contains("169.254.169.254")
+        || text.contains("credential")
+        || text.contains("Unauthenticated")
+        || text.contains("metadata");
+    let hint = match url.split("://").next() {
+        Some("s3" | "s3a") if no_credentials => {
+            " — no AWS credentials were found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
+             (or AWS_PROFILE, or run with an instance or task role)"
+        }
+        Some("gs") if no_credentials => {
+            " — no Google credentials were found: set GOOGLE_APPLICATION_CREDENTIALS or \
+             GOOGLE_SERVICE_ACCOUNT (or run with a service account)"
+        }
+        Some("az" | "abfs" | "abfss" | "azure") if no_credentials => {
+            " — no Azure credentials were found: set AZURE_STORAGE_ACCOUNT_NAME and \
+             AZURE_STORAGE_ACCOUNT_KEY (or a SAS token, or a managed identity)"
+        }
+        _ => " — check the path, its permissions and free space",
+    };
+    format!("{text}{hint}")
 }
 
 fn prefix_of(url: &url::Url) -> Path {
