@@ -669,3 +669,71 @@ async fn a_later_run_in_the_same_second_wins() {
         );
     }
 }
+
+/// Defect 15: a full refresh (and so the 29-day re-backfill) tombstones what was deleted since
+/// the last run: a listing only returns what exists, so the lake's ids it did not return are
+/// checked by id, and the deletions the backfill's events name are applied.
+#[tokio::test]
+async fn a_full_refresh_tombstones_what_was_deleted() {
+    let sb = support::start(12, 0.03).await;
+    let root = tempfile::tempdir().expect("root");
+    let out = support::extract(&sb, root.path(), KEY, NOW, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let customer = sb.with_account(|a| {
+        a.store
+            .table(stripelake::sandbox::store::Kind::Customer)
+            .iter()
+            .find(|o| !o.deleted)
+            .map(|o| o.id.to_string())
+            .expect("a customer")
+    });
+    // Deleted an hour ago: its event is inside the window a run lists (up to now − 60 s).
+    sb.mutate(|a| {
+        a.advance_clock(-3600);
+        let deleted = a.delete_customer(&customer);
+        a.advance_clock(3600);
+        deleted
+    })
+    .expect("delete");
+    let out = support::extract(&sb, root.path(), KEY, NOW, &["--full-refresh"]).await;
+    let s = support::summary(&out);
+    assert_eq!(out.status.code(), Some(0), "{s}");
+    let customers = s["extract"]["accounts"][0]["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .find(|o| o["stream"] == "customers")
+        .expect("customers")
+        .clone();
+    assert_eq!(customers["mode"], "backfill", "{customers}");
+    assert_eq!(
+        customers["tombstones"], 1,
+        "the deletion event was applied: {customers}"
+    );
+    let lake = format!("file://{}", root.path().display());
+    let sql = format!(
+        "SELECT _deleted FROM (SELECT _deleted, row_number() OVER (PARTITION BY _account, id \
+         ORDER BY _extracted_at DESC, _run_id DESC) AS n FROM raw.customers WHERE id = \
+         '{customer}') v WHERE n = 1"
+    );
+    let out = stripelake(
+        root.path(),
+        &["--storage", &lake, "query", "--format", "csv", &sql],
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "_deleted\ntrue\n",
+        "{}",
+        text(&out.stderr)
+    );
+    // The staged table matches what Stripe holds.
+    let held = support::logical(&support::read_raw(root.path(), "customers"));
+    let live: Vec<&String> = held
+        .iter()
+        .filter(|(_, r)| !r.deleted)
+        .map(|(id, _)| id)
+        .collect();
+    let truth = support::truth_ids(&sb, stripelake::sandbox::store::Kind::Customer);
+    assert_eq!(live.len(), truth.len());
+    assert!(!live.contains(&&customer));
+}

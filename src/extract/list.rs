@@ -45,6 +45,8 @@ pub struct StreamCtx {
     pub listed: Option<Mutex<HashSet<String>>>,
     /// For the events stream: which objects changed, per stream, with the event's snapshot.
     pub changes: Option<Mutex<HashMap<&'static str, HashMap<String, Value>>>>,
+    /// Keep only deletions in `changes` (a backfill re-lists everything else).
+    pub deletions_only: bool,
     /// Events rendered in another API version than the pinned one: their `data.object` has that
     /// version's shape, which the models must not take for the pinned one silently.
     pub other_api_version: AtomicU64,
@@ -100,6 +102,7 @@ impl StreamCtx {
             budget,
             listed: track_listed.then(|| Mutex::new(HashSet::new())),
             changes: None,
+            deletions_only: false,
             other_api_version: AtomicU64::new(0),
         }
     }
@@ -177,6 +180,9 @@ impl StreamCtx {
                     && event["type"]
                         .as_str()
                         .is_some_and(|t| t.ends_with(".deleted"));
+                if self.deletions_only && !deletion {
+                    continue;
+                }
                 let entry = map
                     .entry(def.name)
                     .or_default()
@@ -584,8 +590,13 @@ fn worth_splitting(lo: i64, t_first: i64, t_last: i64, page_len: usize) -> bool 
 }
 
 /// Re-fetches changed objects with the stream's expansions; gone ones become tombstones built
-/// from the event's last snapshot.
-pub async fn refetch(ctx: Arc<StreamCtx>, changed: Vec<(String, Value)>) -> Result<(), ListError> {
+/// from the event's last snapshot. Objects that still exist are written only with `keep_live`
+/// (not when checking a backfill's deletions: the backfill listed them already).
+pub async fn refetch(
+    ctx: Arc<StreamCtx>,
+    changed: Vec<(String, Value)>,
+    keep_live: bool,
+) -> Result<(), ListError> {
     let already: HashSet<String> = ctx
         .listed
         .as_ref()
@@ -625,7 +636,7 @@ pub async fn refetch(ctx: Arc<StreamCtx>, changed: Vec<(String, Value)>) -> Resu
         };
         if deleted {
             gone.push(object)
-        } else {
+        } else if keep_live {
             live.push(object)
         }
         if live.len() >= 100 {

@@ -2,6 +2,7 @@
 //! `created` windows on the first run and kept current through `/v1/events` afterwards; data
 //! files first, then the create-only manifest, then the cursor.
 
+mod lake;
 mod list;
 pub mod placeholder;
 pub mod plan;
@@ -107,6 +108,8 @@ pub async fn extract_account(
     let mut changes = Changes::new();
     let mut events_fresh = false;
     let mut handles: Vec<JoinHandle<StreamOutcome>> = Vec::new();
+    // In a backfill the events list alongside the streams; their deletions are applied after.
+    let mut backfill_events: Option<JoinHandle<(StreamOutcome, Changes)>> = None;
     let events_cursor = match needs_events {
         true => load_cursor(storage, &account, "events")
             .await
@@ -122,10 +125,10 @@ pub async fn extract_account(
             plan.clone(),
             account.clone(),
         );
-        handles.push(tokio::spawn(async move {
-            run_events(&storage, &client, &plan, &account, events_cursor)
-                .await
-                .0
+        backfill_events = Some(tokio::spawn(async move {
+            let (outcome, deletions, _) =
+                run_events(&storage, &client, &plan, &account, events_cursor).await;
+            (outcome, deletions)
         }));
     } else if needs_events {
         let (outcome, collected, fresh) =
@@ -171,6 +174,15 @@ pub async fn extract_account(
         match h.await {
             Ok(outcome) => outcomes.push(outcome),
             Err(e) => outcomes.push(StreamOutcome::internal("?", e.to_string())),
+        }
+    }
+    if let Some(events) = backfill_events {
+        match events.await {
+            Ok((outcome, deletions)) => {
+                outcomes.push(outcome);
+                apply_deletions(storage, client, plan, &account, deletions, &mut outcomes).await;
+            }
+            Err(e) => outcomes.push(StreamOutcome::internal("events", e.to_string())),
         }
     }
     if let Some(auth) = outcomes.iter().find_map(|o| match &o.failure {
@@ -359,7 +371,8 @@ async fn run_events(
         SyncPlan::Backfill { slices, .. } | SyncPlan::Incremental { slices, .. } => slices,
         _ => Vec::new(),
     };
-    // A backfill re-lists everything, so only an incremental run needs to know what changed.
+    // A backfill re-lists everything, so it needs only the deletions (a listing cannot show
+    // what is gone); an incremental run needs every change.
     let result = collect_events(storage, client, plan, account, def, slices, fresh).await;
     outcome.finish(
         started,
@@ -378,6 +391,37 @@ async fn run_events(
             (outcome, changes, fresh)
         }
         Err(_) => (outcome, Changes::new(), false),
+    }
+}
+
+/// A backfill's listings show what exists; the deletions its events name (in the last 30
+/// days) are applied after them, as an incremental run would: each object is fetched again and
+/// becomes a tombstone when Stripe says it is gone.
+async fn apply_deletions(
+    storage: &Storage,
+    client: &StripeClient,
+    plan: &Plan,
+    account: &str,
+    deletions: Changes,
+    outcomes: &mut [StreamOutcome],
+) {
+    for (stream, objects) in deletions {
+        let Some(outcome) = outcomes
+            .iter_mut()
+            .find(|o| o.stream == stream && o.failure.is_none())
+        else {
+            continue;
+        };
+        let Some(def) = streams::find(stream).filter(|d| d.sync == Sync::Incremental) else {
+            continue;
+        };
+        let sync = SyncPlan::Deletions {
+            changed: objects.into_iter().collect(),
+        };
+        match run_stream_inner(storage, client, plan, account, def, sync, None).await {
+            Ok(c) => outcome.tombstones += c.rows,
+            Err((f, _)) => outcome.failure = Some(f),
+        }
     }
 }
 
@@ -401,9 +445,8 @@ async fn collect_events(
         plan.budget.clone(),
         false,
     );
-    if want_changes {
-        ctx.changes = Some(Default::default());
-    }
+    ctx.changes = Some(Default::default());
+    ctx.deletions_only = !want_changes;
     let ctx = Arc::new(ctx);
     let listed = list::list(ctx.clone(), slices).await;
     let counts = summary::Counts::of(&ctx);
@@ -598,6 +641,9 @@ async fn run_stream_inner(
         }
     }
     let incremental = matches!(&sync, SyncPlan::Incremental { changed, .. } if !changed.is_empty());
+    // A backfill of the whole history lists every object that exists: what the lake holds and
+    // the listing did not show was deleted since (or is checked by id).
+    let complete = def.whole_history && matches!(sync, SyncPlan::Backfill { .. });
     let ctx = Arc::new(StreamCtx::new(
         def,
         client.clone(),
@@ -605,17 +651,36 @@ async fn run_stream_inner(
         sink,
         children,
         plan.budget.clone(),
-        incremental,
+        incremental || complete,
     ));
     let replaces = matches!(sync, SyncPlan::FullRefresh);
     let listed = match sync {
         SyncPlan::Snapshot => snapshot(&ctx, account_object).await,
         SyncPlan::FullRefresh => list::list(ctx.clone(), vec![Slice { range: None }]).await,
+        SyncPlan::Backfill { slices, .. } if complete => {
+            match list::list(ctx.clone(), slices).await {
+                Ok(()) => match lake::live_ids(storage, def.name, account).await {
+                    Ok(held) => {
+                        let gone = held
+                            .into_iter()
+                            .map(|id| {
+                                let stub = serde_json::json!({"id": id, "object": def.object});
+                                (id, stub)
+                            })
+                            .collect();
+                        list::refetch(ctx.clone(), gone, true).await
+                    }
+                    Err(e) => Err(ListError::Internal(e.to_string())),
+                },
+                failed => failed,
+            }
+        }
         SyncPlan::Backfill { slices, .. } => list::list(ctx.clone(), slices).await,
         SyncPlan::Incremental { slices, changed } => match list::list(ctx.clone(), slices).await {
-            Ok(()) => list::refetch(ctx.clone(), changed).await,
+            Ok(()) => list::refetch(ctx.clone(), changed, true).await,
             failed => failed,
         },
+        SyncPlan::Deletions { changed } => list::refetch(ctx.clone(), changed, false).await,
     };
     // What was spent is reported whatever happens next.
     let counts = summary::Counts::of(&ctx);

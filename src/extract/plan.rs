@@ -136,6 +136,9 @@ pub enum SyncPlan {
     },
     /// The whole list again, replacing the account's rows.
     FullRefresh,
+    /// After a backfill: the objects its events say were deleted, fetched again; only those
+    /// Stripe confirms gone are written (as tombstones).
+    Deletions { changed: Vec<(String, Value)> },
     /// One object, appended.
     Snapshot,
 }
@@ -156,7 +159,7 @@ impl SyncPlan {
     pub fn mode(&self) -> SyncMode {
         match self {
             SyncPlan::Backfill { .. } => SyncMode::Backfill,
-            SyncPlan::Incremental { .. } => SyncMode::Incremental,
+            SyncPlan::Incremental { .. } | SyncPlan::Deletions { .. } => SyncMode::Incremental,
             SyncPlan::FullRefresh => SyncMode::FullRefresh,
             SyncPlan::Snapshot => SyncMode::Snapshot,
         }

@@ -118,6 +118,9 @@ pub struct StreamOutcome {
     /// Why an optional stream was skipped (the key may not read it), when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// Rows written after a backfill for the deletions its events named.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub tombstones: u64,
     #[serde(flatten)]
     pub counts: Counts,
     pub duration_seconds: f64,
@@ -131,6 +134,7 @@ impl StreamOutcome {
             mode,
             resync_reason: reason,
             skipped: None,
+            tombstones: 0,
             counts: Counts::default(),
             duration_seconds: 0.0,
             failure: None,
