@@ -144,7 +144,7 @@ fn stripe_class(e: &StripeError) -> ExitClass {
     match e {
         StripeError::Auth { .. } => ExitClass::Auth,
         StripeError::Permission { .. } => ExitClass::Permission,
-        StripeError::Exhausted { .. } => ExitClass::Transient,
+        StripeError::Exhausted { .. } | StripeError::Unreachable { .. } => ExitClass::Transient,
         StripeError::Setup(_) => ExitClass::Usage,
         StripeError::NotFound { .. } | StripeError::Api { .. } => ExitClass::Partial,
     }

@@ -15,9 +15,13 @@ pub fn init(format: LogFormat, verbose: u8) {
         1 => "debug",
         _ => "trace",
     };
-    // Never let HTTP client internals log at debug: they are where headers would leak.
-    let directives =
-        format!("{default},hyper=info,hyper_util=info,reqwest=info,h2=info,rustls=info");
+    // Never let HTTP client internals log at debug: they are where headers would leak. Nor the
+    // query engine and Parquet: their debug lines print row-group statistics, which are data
+    // (customer emails among them). `-vv` is for stripelake's own decisions.
+    let directives = format!(
+        "{default},hyper=info,hyper_util=info,reqwest=info,h2=info,rustls=info,datafusion=info,\
+         parquet=info,arrow=info,object_store=info,sqlparser=info"
+    );
     let filter =
         EnvFilter::try_from_env("STRIPELAKE_LOG").unwrap_or_else(|_| EnvFilter::new(directives));
     let builder = tracing_subscriber::fmt()

@@ -737,3 +737,166 @@ async fn a_full_refresh_tombstones_what_was_deleted() {
     assert_eq!(live.len(), truth.len());
     assert!(!live.contains(&&customer));
 }
+
+/// Also fixed: nothing listening at `--api-base` fails in seconds with the URL (it retried for
+/// 152 s); a server that is not Stripe is named as such, with the start of what it said.
+#[tokio::test]
+async fn an_api_base_that_is_not_stripe_says_so() {
+    let root = tempfile::tempdir().expect("root");
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let base = format!("http://127.0.0.1:{closed}");
+    let out = extract_against(&base, root.path()).await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains(&format!("nothing answers at {base}")), "{err}");
+    assert!(files(&root.path().join("raw")).is_empty());
+
+    let (base, server) =
+        plain_http_server("404 Not Found", "<html><h1>Not Found</h1></html>").await;
+    let out = extract_against(&base, root.path()).await;
+    server.abort();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("did not answer like Stripe") && err.contains("<html><h1>Not Found"),
+        "{err}"
+    );
+}
+
+async fn extract_against(base: &str, root: &Path) -> Output {
+    let storage = format!("file://{}", root.join("lake").display());
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_stripelake"))
+        .args([
+            "--storage",
+            &storage,
+            "--api-base",
+            base,
+            "extract",
+            "--since",
+            "30d",
+        ])
+        .current_dir(root)
+        .env("STRIPE_API_KEY", KEY)
+        .env("STRIPELAKE_RETRY_BASE_MS", "5")
+        .env_remove("STRIPELAKE_CONFIG")
+        .output()
+        .await
+        .expect("binary runs")
+}
+
+/// A loopback HTTP server answering every request with `status` and `body` (not Stripe).
+async fn plain_http_server(
+    status: &'static str,
+    body: &'static str,
+) -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let task = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (base, task)
+}
+
+/// Also fixed: empty exports are nothing to do whatever their format (a 0-byte CSV or Parquet
+/// exited 2, a 0-byte NDJSON 0); UTF-16 and binary files are named as such (they showed NUL
+/// garbage as column names).
+#[test]
+fn empty_and_non_text_visitor_files_are_told_apart() {
+    let dir = tempfile::tempdir().expect("dir");
+    let exports = dir.path().join("exports");
+    std::fs::create_dir(&exports).expect("dir");
+    for name in ["a.csv", "b.parquet", "c.ndjson"] {
+        std::fs::write(exports.join(name), "").expect("empty");
+    }
+    std::fs::write(exports.join("d.csv"), "visitor_id,timestamp\n").expect("header only");
+    let lake = format!("file://{}", dir.path().join("lake").display());
+    let out = stripelake(
+        dir.path(),
+        &[
+            "--storage",
+            &lake,
+            "load-visitors",
+            "--visitors",
+            "exports/*",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).lines().last().expect("summary")).expect("json");
+    let v = &s["load_visitors"]["visitors"];
+    assert_eq!(
+        (&v["files_empty"], &v["rows"]),
+        (&3.into(), &0.into()),
+        "{s}"
+    );
+
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(
+            "visitor_id,timestamp\nv1,2026-11-01\n"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
+        .collect();
+    std::fs::write(dir.path().join("u.csv"), utf16).expect("utf-16");
+    std::fs::write(
+        dir.path().join("b.csv"),
+        [0x50, 0x4b, 0x03, 0x04, 0, 0, 0, 1],
+    )
+    .expect("binary");
+    for (file, says) in [("u.csv", "is UTF-16"), ("b.csv", "holds NUL bytes")] {
+        let out = stripelake(
+            dir.path(),
+            &["--storage", &lake, "load-visitors", "--visitors", file],
+        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file}: {err}");
+        assert!(err.contains(says) && err.contains("UTF-8"), "{file}: {err}");
+    }
+}
+
+/// Also fixed: `-vv` logs no personal data (the query engine's debug lines printed Parquet
+/// statistics: customer emails).
+#[tokio::test]
+async fn the_most_verbose_logs_hold_no_email() {
+    let sb = support::start(13, 0.05).await;
+    let root = tempfile::tempdir().expect("root");
+    let out = support::stage(&sb, root.path(), KEY, NOW, "run", &["-vv"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lake = format!("file://{}", root.path().display());
+    let q = stripelake(
+        root.path(),
+        &[
+            "-vv",
+            "--storage",
+            &lake,
+            "query",
+            // An equality prunes row groups by their statistics: the engine's debug lines
+            // printed the email bounds of every row group.
+            "SELECT count(*) FROM raw.customers WHERE email = 'nobody@nowhere.test'",
+        ],
+    );
+    assert!(q.status.success(), "{}", text(&q.stderr));
+    for log in [text(&out.stderr), text(&q.stderr)] {
+        let email = log
+            .split(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+            .find(|w| w.contains('@') && w.to_lowercase().contains("example.com"));
+        assert_eq!(email, None, "an email reached the log");
+    }
+}

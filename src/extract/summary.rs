@@ -61,7 +61,9 @@ impl From<StripeError> for Failure {
                 ),
                 None => e.to_string(),
             }),
-            StripeError::Exhausted { .. } => Failure::Transient(e.to_string()),
+            StripeError::Exhausted { .. } | StripeError::Unreachable { .. } => {
+                Failure::Transient(e.to_string())
+            }
             _ => Failure::Api(e.to_string()),
         }
     }

@@ -93,9 +93,9 @@ pub fn key_link(cfg: &Config, args: &KeyLinkArgs) -> Result<(), Error> {
 /// `stripelake query`: the result on stdout.
 pub async fn query(cfg: &Config, args: &crate::transform::query::QueryArgs) -> Result<(), Error> {
     let storage = Storage::open_existing(&cfg.storage.url, &cfg.storage.options)?;
-    let text = crate::transform::query::run(&storage, args).await?;
-    println!("{text}");
-    Ok(())
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    crate::transform::query::run(&storage, args, &mut out).await?;
+    std::io::Write::flush(&mut out).map_err(|e| Error::io("writing the result", e))
 }
 
 /// `stripelake vacuum`: deletes the data files no manifest names, older than the minimum age.

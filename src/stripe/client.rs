@@ -39,6 +39,9 @@ pub enum StripeError {
     },
     #[error("cannot build the HTTP client: {0}")]
     Setup(String),
+    /// The first requests found nothing listening: no point in minutes of retries.
+    #[error("nothing answers at {base} ({reason}): check --api-base / [stripe] api_base")]
+    Unreachable { base: String, reason: String },
 }
 
 /// Counters every request updates; the run summary reads them.
@@ -99,11 +102,19 @@ pub struct StripeClient {
     limiter: Arc<RateLimiter>,
     in_flight: Arc<Semaphore>,
     pub stats: Arc<RequestStats>,
+    /// Whether any response came back: until one has, a refused connection is a wrong URL or a
+    /// server that is down, and is given up on after a couple of tries.
+    answered: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// Tries of a request that cannot connect before the API has ever answered.
+const FIRST_CONNECT_TRIES: u32 = 3;
 
 enum Attempt {
     Done(Value),
     Retry(String),
+    /// No connection could be made.
+    Unconnected(String),
     RateLimited(Option<Duration>),
     Fail(StripeError),
 }
@@ -145,6 +156,7 @@ impl StripeClient {
             limiter: Arc::new(RateLimiter::new(config.requests_per_second)),
             in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             stats: Arc::new(RequestStats::default()),
+            answered: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             account,
             config,
         })
@@ -212,6 +224,16 @@ impl StripeClient {
                     continue;
                 }
                 Attempt::Retry(why) => why,
+                Attempt::Unconnected(why) => {
+                    if !self.answered.load(Ordering::Relaxed) && failures + 1 >= FIRST_CONNECT_TRIES
+                    {
+                        return Err(StripeError::Unreachable {
+                            base: self.config.api_base.clone(),
+                            reason: why,
+                        });
+                    }
+                    why
+                }
             };
             failures += 1;
             if failures > self.config.max_retries {
@@ -230,8 +252,10 @@ impl StripeClient {
     async fn attempt(&self, url: &str, path: &str, query: &[(String, String)]) -> Attempt {
         let response = match self.http.get(url).query(query).send().await {
             Ok(r) => r,
+            Err(e) if e.is_connect() => return Attempt::Unconnected(transport_reason(&e)),
             Err(e) => return Attempt::Retry(transport_reason(&e)),
         };
+        self.answered.store(true, Ordering::Relaxed);
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -252,11 +276,26 @@ impl StripeClient {
         match status {
             200 => match parsed {
                 Ok(v) => Attempt::Done(v),
-                Err(e) => Attempt::Retry(format!("unreadable JSON body: {e}")),
+                Err(e) => Attempt::Retry(format!(
+                    "unreadable JSON body ({e}); it began: {}",
+                    body_start(&body)
+                )),
             },
             429 => Attempt::RateLimited(retry_after),
             500..=599 if should_retry != Some(false) => Attempt::Retry(format!("HTTP {status}")),
-            _ => Attempt::Fail(classify(status, path, parsed.ok())),
+            _ => match parsed {
+                Ok(v) if v["error"].is_object() => Attempt::Fail(classify(status, path, Some(v))),
+                // Not Stripe's error shape: a proxy, a wrong URL, another server.
+                _ => Attempt::Fail(StripeError::Api {
+                    path: path.into(),
+                    status,
+                    message: format!(
+                        "the server did not answer like Stripe (check --api-base / [stripe] \
+                         api_base and any proxy in between); it began: {}",
+                        body_start(&body)
+                    ),
+                }),
+            },
         }
     }
 }
@@ -290,6 +329,17 @@ fn classify(status: u16, path: &str, body: Option<Value>) -> StripeError {
             status,
             message,
         },
+    }
+}
+
+/// The first bytes of a body, for a message (never a header: keys travel only in those).
+fn body_start(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(160)]);
+    let text = text.trim();
+    match body.len() > 160 {
+        true => format!("{text}…"),
+        false if text.is_empty() => "(an empty body)".into(),
+        false => text.to_string(),
     }
 }
 

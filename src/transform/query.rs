@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 
-use arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 
 use super::TransformError;
@@ -29,7 +28,14 @@ pub async fn tables(storage: &Storage) -> Result<BTreeSet<String>, TransformErro
     Ok(names)
 }
 
-pub async fn run(storage: &Storage, args: &QueryArgs) -> Result<String, TransformError> {
+/// Runs the query and writes its result to `out`: CSV and JSON lines batch by batch as they
+/// come (a result of any size runs in bounded memory); the table format needs every row to size
+/// its columns, so it collects the result first.
+pub async fn run(
+    storage: &Storage,
+    args: &QueryArgs,
+    out: &mut dyn std::io::Write,
+) -> Result<(), TransformError> {
     let sql = match (&args.sql, &args.file) {
         (_, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
             TransformError::Query(format!("cannot read the SQL file {}: {e}", path.display()))
@@ -42,17 +48,57 @@ pub async fn run(storage: &Storage, args: &QueryArgs) -> Result<String, Transfor
         }
     };
     let ctx = super::open(storage).await?;
-    let explain = |e: DataFusionError| explain(e, storage);
     let df = match ctx.sql_with_options(&sql, read_only()).await {
         Ok(df) => df,
-        Err(e) => return Err(explain(e).await),
+        Err(e) => return Err(explain(e, storage).await),
     };
-    let batches = match df.collect().await {
-        Ok(b) => b,
-        Err(e) => return Err(explain(e).await),
+    let printing = |e: arrow::error::ArrowError| {
+        TransformError::Query(format!("cannot print the result: {e}"))
     };
-    render(&batches, &args.format)
-        .map_err(|e| TransformError::Query(format!("cannot print the result: {e}")))
+    if args.format == "table" {
+        let batches = match df.collect().await {
+            Ok(b) => b,
+            Err(e) => return Err(explain(e, storage).await),
+        };
+        let table = arrow::util::pretty::pretty_format_batches(&batches).map_err(printing)?;
+        return writeln!(out, "{table}").map_err(|e| printing(e.into()));
+    }
+    let mut stream = match df.execute_stream().await {
+        Ok(s) => s,
+        Err(e) => return Err(explain(e, storage).await),
+    };
+    let mut written = false;
+    if args.format == "csv" {
+        let mut w = arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(&mut *out);
+        while let Some(batch) = next_batch(&mut stream, storage).await? {
+            written = true;
+            w.write(&batch).map_err(printing)?;
+        }
+    } else {
+        while let Some(batch) = next_batch(&mut stream, storage).await? {
+            written = true;
+            let mut w = arrow::json::LineDelimitedWriter::new(&mut *out);
+            w.write(&batch).map_err(printing)?;
+            w.finish().map_err(printing)?;
+        }
+    }
+    if !written {
+        writeln!(out).map_err(|e| printing(e.into()))?;
+    }
+    Ok(())
+}
+
+async fn next_batch(
+    stream: &mut datafusion::physical_plan::SendableRecordBatchStream,
+    storage: &Storage,
+) -> Result<Option<arrow::record_batch::RecordBatch>, TransformError> {
+    match futures::StreamExt::next(stream).await {
+        None => Ok(None),
+        Some(Ok(batch)) => Ok(Some(batch)),
+        Some(Err(e)) => Err(explain(e, storage).await),
+    }
 }
 
 /// `query` reads the lake's tables and nothing else: no DDL (`CREATE EXTERNAL TABLE` would reach
@@ -96,32 +142,4 @@ async fn explain(e: DataFusionError, storage: &Storage) -> TransformError {
         ));
     }
     TransformError::Query(format!("the query failed: {message}"))
-}
-
-fn render(batches: &[RecordBatch], format: &str) -> Result<String, arrow::error::ArrowError> {
-    match format {
-        "csv" => {
-            let mut out = Vec::new();
-            {
-                let mut w = arrow::csv::WriterBuilder::new()
-                    .with_header(true)
-                    .build(&mut out);
-                for b in batches {
-                    w.write(b)?;
-                }
-            }
-            Ok(String::from_utf8_lossy(&out).trim_end().to_string())
-        }
-        "json" => {
-            let mut w = arrow::json::LineDelimitedWriter::new(Vec::new());
-            for b in batches {
-                w.write(b)?;
-            }
-            w.finish()?;
-            Ok(String::from_utf8_lossy(&w.into_inner())
-                .trim_end()
-                .to_string())
-        }
-        _ => Ok(arrow::util::pretty::pretty_format_batches(batches)?.to_string()),
-    }
 }

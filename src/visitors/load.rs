@@ -49,6 +49,9 @@ pub struct LoadReport {
     pub files_found: usize,
     pub files_loaded: usize,
     pub files_unchanged: usize,
+    /// Files of zero bytes: an export with nothing in it is nothing to load (its earlier rows,
+    /// if any, are replaced by none).
+    pub files_empty: usize,
     pub rows: u64,
     pub bad_rows: u64,
     /// `quarantine/visitor_events/<load_id>.ndjson` when any row was bad.
@@ -107,6 +110,20 @@ pub async fn load(
             .is_some_and(|s| s.size == file.size && s.modified == file.modified);
         if unchanged && !reload {
             report.files_unchanged += 1;
+            continue;
+        }
+        if file.size == 0 {
+            report.files_empty += 1;
+            newly.push((
+                file.key.clone(),
+                LoadedFile {
+                    size: 0,
+                    modified: file.modified.clone(),
+                    load_id: load_id.into(),
+                    rows: 0,
+                    bad_rows: 0,
+                },
+            ));
             continue;
         }
         let (parts, outcome) = match load_file(&table, file, &mapping, stamp).await {

@@ -189,7 +189,10 @@ pub fn read_file(
         message: format!("cannot read: {e}"),
     };
     let mut sink = Sink::new(file, stamp, tx);
-    let f = std::fs::File::open(path).map_err(io)?;
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    if format != Format::Parquet {
+        refuse_non_text(&mut f, file)?;
+    }
     match format {
         Format::Csv => read_csv(
             BufReader::with_capacity(1 << 20, f),
@@ -226,6 +229,37 @@ fn json_key(v: &Value, key: &str) -> Option<Value> {
             _ => None,
         },
         _ => None,
+    }
+}
+
+/// CSV and NDJSON must be UTF-8 text: a UTF-16 export (Excel's "Unicode text", some Windows
+/// tools) or a binary file would otherwise show NUL-ridden garbage as its column names.
+fn refuse_non_text(f: &mut std::fs::File, file: &str) -> Result<(), VisitorError> {
+    use std::io::Seek;
+    let mut head = [0u8; 4096];
+    let n = f.read(&mut head).map_err(|e| VisitorError::Format {
+        file: file.into(),
+        message: format!("cannot read: {e}"),
+    })?;
+    f.seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| VisitorError::Format {
+            file: file.into(),
+            message: format!("cannot read: {e}"),
+        })?;
+    let head = &head[..n];
+    let why = if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+        Some("is UTF-16 (it starts with a UTF-16 byte-order mark)")
+    } else if head.contains(&0) {
+        Some("is not text: it holds NUL bytes (UTF-16 without a byte-order mark, or binary)")
+    } else {
+        None
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => Err(VisitorError::Format {
+            file: file.into(),
+            message: format!("{why}: export it as UTF-8 CSV or NDJSON"),
+        }),
     }
 }
 
