@@ -900,3 +900,186 @@ async fn the_most_verbose_logs_hold_no_email() {
         assert_eq!(email, None, "an email reached the log");
     }
 }
+
+/// Defect 4: a file the manifest names but the store lacks is an error naming it, never an
+/// empty table (a missing raw file used to read as 0 rows, exit 0).
+#[tokio::test]
+async fn a_missing_file_is_an_error_not_an_empty_table() {
+    let sb = support::start(14, 0.05).await;
+    let root = tempfile::tempdir().expect("root");
+    let out = support::extract(&sb, root.path(), KEY, NOW, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let manifest = support::manifest(root.path(), "raw/charges").expect("charges");
+    let gone = manifest["files"][0]["path"]
+        .as_str()
+        .expect("path")
+        .to_string();
+    std::fs::remove_file(root.path().join(&gone)).expect("rm");
+    let lake = format!("file://{}", root.path().display());
+    for args in [
+        vec!["query", "SELECT count(*) FROM raw.charges"],
+        vec!["transform"],
+    ] {
+        let out = stripelake(
+            root.path(),
+            &[&["--storage", lake.as_str()][..], &args].concat(),
+        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains(&gone) && err.contains("missing"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            text(&out.stdout).lines().all(|l| !l.contains("| 0 ")),
+            "{args:?}"
+        );
+    }
+}
+
+/// Defects 4 and 5: readers in a loop while transforms replace every mart, a visitor export is
+/// reloaded, and a transform is killed and run again: no reader ever gets an empty or partial
+/// table, and the folder a mart's `LATEST` names always holds exactly its committed files.
+#[tokio::test]
+async fn readers_never_see_a_partial_table() {
+    let sb = support::start(15, 0.1).await;
+    let root = tempfile::tempdir().expect("root");
+    let export = root.path().join("visitors.csv");
+    std::fs::write(&export, sb.with_account(stripelake::sandbox::visitors::csv)).expect("csv");
+    let visitors = export.display().to_string();
+    let out = support::stage(
+        &sb,
+        root.path(),
+        KEY,
+        NOW,
+        "run",
+        &["--visitors", &visitors],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lake = format!("file://{}", root.path().display());
+    let probes = [
+        "SELECT count(*) AS n FROM mrr_daily",
+        "SELECT count(*) AS n FROM revenue_attribution WHERE match_method <> 'none'",
+        "SELECT count(*) AS n FROM raw.visitor_events",
+    ];
+    let expected: Vec<String> = probes
+        .iter()
+        .map(|q| {
+            let out = stripelake(
+                root.path(),
+                &["--storage", &lake, "query", "--format", "csv", q],
+            );
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            text(&out.stdout)
+        })
+        .collect();
+    assert!(expected.iter().all(|e| e != "n\n0\n"), "{expected:?}");
+
+    // The readers: every probe, over and over, until told to stop.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = probes
+        .iter()
+        .zip(expected.clone())
+        .map(|(q, want)| {
+            let (stop, dir, lake, q) = (stop.clone(), root.path().to_path_buf(), lake.clone(), *q);
+            std::thread::spawn(move || {
+                let mut wrong = Vec::new();
+                let mut reads = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let out =
+                        stripelake(&dir, &["--storage", &lake, "query", "--format", "csv", q]);
+                    reads += 1;
+                    if !out.status.success() || text(&out.stdout) != want {
+                        wrong.push(format!("{q}: {} {}", text(&out.stdout), text(&out.stderr)));
+                    }
+                }
+                (reads, wrong)
+            })
+        })
+        .collect();
+
+    let run = |args: &[&str]| {
+        let out = stripelake(
+            root.path(),
+            &[&["--storage", lake.as_str()][..], args].concat(),
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    };
+    run(&["transform"]);
+    run(&["load-visitors", "--visitors", &visitors, "--reload"]);
+    run(&["transform"]);
+    // A transform killed once its first mart folder appears, then run again.
+    let before = mart_folders(root.path());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stripelake"))
+        .args(["--storage", &lake, "transform"])
+        .current_dir(root.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("transform starts");
+    while mart_folders(root.path()) == before && child.try_wait().expect("wait").is_none() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+    run(&["transform"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for reader in readers {
+        let (reads, wrong) = reader.join().expect("reader");
+        assert!(reads > 0);
+        assert!(
+            wrong.is_empty(),
+            "{} of {reads} reads were wrong: {wrong:#?}",
+            wrong.len()
+        );
+    }
+    // The killed run's folders are beside the committed ones, never in them.
+    for mart in [
+        "mrr_daily",
+        "customers",
+        "revenue_daily",
+        "revenue_attribution",
+    ] {
+        let dir = root.path().join("marts").join(mart);
+        let latest = std::fs::read_to_string(dir.join("LATEST")).expect("LATEST");
+        let mut on_disk: Vec<String> = files(&dir.join(&latest))
+            .iter()
+            .map(|p| {
+                p.strip_prefix(root.path())
+                    .expect("rel")
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        on_disk.sort();
+        let manifest = support::manifest(root.path(), &format!("marts/{mart}")).expect("manifest");
+        let mut listed: Vec<String> = manifest["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .map(|f| f["path"].as_str().expect("path").to_string())
+            .collect();
+        listed.sort();
+        assert_eq!(on_disk, listed, "{mart}");
+    }
+}
+
+/// Every `marts/<model>/run=…` folder.
+fn mart_folders(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut out: Vec<_> = std::fs::read_dir(root.join("marts"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|m| std::fs::read_dir(m.path()).into_iter().flatten().flatten())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    out.sort();
+    out
+}

@@ -305,6 +305,30 @@ impl Storage {
             .collect())
     }
 
+    /// Fails naming the first of `files` that is not in the store: a committed table must be
+    /// read whole or not at all (one listing per folder, not a request per file).
+    pub async fn check_present(&self, files: &[manifest::FileEntry]) -> Result<(), StorageError> {
+        let mut folders: BTreeMap<&str, std::collections::HashSet<String>> = BTreeMap::new();
+        for f in files {
+            let folder = f.path.rsplit_once('/').map_or("", |(d, _)| d);
+            if !folders.contains_key(folder) {
+                let listed = self.list(&format!("{folder}/")).await?;
+                folders.insert(folder, listed.into_iter().collect());
+            }
+            if !folders[folder].contains(&f.path) {
+                return Err(StorageError::Corrupt {
+                    path: f.path.clone(),
+                    message: "named by the table's manifest but missing from the store, so the \
+                              table cannot be read whole: restore the file from a backup (a \
+                              mart: `stripelake transform` writes it again; a raw stream: \
+                              delete its manifests and cursors to extract it again)"
+                        .into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Root-relative paths of every object under a prefix.
     pub async fn list(&self, rel_prefix: &str) -> Result<Vec<String>, StorageError> {
         let metas = self.list_meta(rel_prefix).await?;

@@ -79,6 +79,11 @@ impl PartWriter {
     }
 
     /// Row groups of this size instead of the default (see `row_group_bytes_for`).
+    /// Where its parts go (root-relative).
+    pub fn dir(&self) -> &str {
+        &self.dir
+    }
+
     pub fn with_row_group_bytes(mut self, bytes: usize) -> PartWriter {
         self.row_group_bytes = bytes;
         self

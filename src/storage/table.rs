@@ -6,7 +6,8 @@
 //! ```text
 //! raw/<stream>/account=<acct>/part-<n>-<run_id>.parquet     a raw stream, one directory per account
 //! raw/visitor_events/file=<hash>/part-<n>-<load_id>.parquet  visitor events, one per source file
-//! marts/<model>/part-<n>-<run_id>.parquet                    a mart, replaced whole
+//! marts/<model>/run=<run_id>/part-<n>-<run_id>.parquet       a mart version, in a folder of its own
+//! marts/<model>/LATEST                                        `run=<run_id>`: the committed one
 //! _manifests/<table>/<version>.json                          committed versions
 //! _state/<acct>/<stream>.json, _state/visitor_events/files.json
 //! _runs/<run_id>.json, quarantine/visitor_events/<load_id>.ndjson
@@ -26,6 +27,11 @@ pub const DATA_DIRS: [&str; 2] = ["raw/", "marts/"];
 pub const MANIFEST_DIR: &str = "_manifests/";
 
 const VISITOR_EVENTS: &str = "visitor_events";
+/// The file in a mart's folder that names its committed version's folder.
+pub const LATEST: &str = "LATEST";
+/// How long a replaced version's files stay for readers that resolved it (at least until the
+/// next commit, and this long after that); `vacuum`'s default minimum age is the same.
+pub const GRACE_MINUTES: i64 = 60;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Kind {
@@ -110,7 +116,9 @@ impl Table {
         }
     }
 
-    /// A writer of Parquet parts for one part of the table; commit what it returns.
+    /// A writer of Parquet parts for one part of the table; commit what it returns. A mart's
+    /// version gets a folder of its own: a glob of the folder `LATEST` names is exactly the
+    /// committed table, whatever a crashed run left beside it.
     pub fn writer(
         &self,
         part: Part<'_>,
@@ -118,9 +126,13 @@ impl Table {
         schema: SchemaRef,
         target_bytes: usize,
     ) -> PartWriter {
+        let dir = match self.kind {
+            Kind::Mart => format!("{}/run={run_id}", self.dir(part)),
+            _ => self.dir(part),
+        };
         PartWriter::new(
             self.storage.clone(),
-            self.dir(part),
+            dir,
             run_id.into(),
             schema,
             target_bytes,
@@ -147,9 +159,11 @@ impl Table {
         Ok(self.latest().await?.map(|m| m.files).unwrap_or_default())
     }
 
-    /// Commits a new version. A replacing commit of a mart or of visitor files then deletes the
-    /// files it superseded, so a glob of the table's directory is the table; a raw stream's
-    /// replaced files stay until `vacuum` (a reader of the previous version may still read them).
+    /// Commits a new version (and points a mart's `LATEST` at it). The files it replaces stay:
+    /// a reader that resolved the previous version reads it whole. A replacing commit of a mart
+    /// or of visitor files then deletes what neither this version nor the previous one names
+    /// and is older than [`GRACE_MINUTES`] (older versions, a crashed run's parts); `vacuum`
+    /// does the same for every table.
     pub async fn commit(
         &self,
         run_id: &str,
@@ -180,12 +194,40 @@ impl Table {
             },
         )
         .await?;
-        for old in previous.iter().flat_map(|m| &m.files) {
-            if !committed.files.iter().any(|f| f.path == old.path) {
-                self.storage.delete(&old.path).await?;
-            }
+        if self.kind == Kind::Mart {
+            self.storage
+                .put(
+                    &format!("{}/{LATEST}", self.id),
+                    format!("run={run_id}").into_bytes(),
+                )
+                .await?;
+        }
+        if replacing && self.kind != Kind::Raw {
+            self.clean(&committed, previous.as_ref()).await?;
         }
         Ok(committed)
+    }
+
+    /// Deletes the files under the table's folder that neither `current` nor `previous` names,
+    /// once they are older than the grace period.
+    async fn clean(
+        &self,
+        current: &Manifest,
+        previous: Option<&Manifest>,
+    ) -> Result<(), StorageError> {
+        let keep: std::collections::HashSet<&str> = current
+            .files
+            .iter()
+            .chain(previous.iter().flat_map(|m| &m.files))
+            .map(|f| f.path.as_str())
+            .collect();
+        let cutoff = chrono::Utc::now() - chrono::Duration::minutes(GRACE_MINUTES);
+        for (path, modified, _) in self.storage.list_meta(&format!("{}/", self.id)).await? {
+            if path.ends_with(".parquet") && !keep.contains(path.as_str()) && modified < cutoff {
+                self.storage.delete(&path).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Where the state of one account of a raw stream (or of the visitor files) lives.
@@ -265,33 +307,37 @@ fn fnv1a(name: &str) -> u64 {
 mod tests {
     use super::*;
     use crate::storage::manifest::file;
+    use arrow::datatypes::Schema;
+    use std::sync::Arc;
 
     #[tokio::test]
-    async fn replacing_a_mart_deletes_its_old_files_and_a_raw_stream_keeps_them() {
+    async fn a_replaced_version_stays_for_readers_and_latest_names_the_new_one() {
         let s = Storage::open("memory://", &Default::default()).expect("store");
         let mart = Table::mart(&s, "m");
-        s.put("marts/m/old.parquet", b"x".to_vec())
-            .await
-            .expect("put");
-        mart.commit("r1", &[file("marts/m/old.parquet")], Change::Append)
+        let (old, new) = ("marts/m/run=r1/a.parquet", "marts/m/run=r2/a.parquet");
+        s.put(old, b"x".to_vec()).await.expect("put");
+        mart.commit("r1", &[file(old)], Change::Append)
             .await
             .expect("v1");
-        s.put("marts/m/new.parquet", b"y".to_vec())
-            .await
-            .expect("put");
+        s.put(new, b"y".to_vec()).await.expect("put");
         let v2 = mart
-            .commit(
-                "r2",
-                &[file("marts/m/new.parquet")],
-                Change::Replace(&[Part::Whole]),
-            )
+            .commit("r2", &[file(new)], Change::Replace(&[Part::Whole]))
             .await
             .expect("v2");
-        assert_eq!(v2.files, [file("marts/m/new.parquet")]);
+        assert_eq!(v2.files, [file(new)]);
+        // The previous version stays for readers that resolved it; LATEST names the new one.
         assert_eq!(
             s.list("marts/m/").await.expect("list"),
-            ["marts/m/new.parquet"]
+            ["marts/m/LATEST", old, new]
         );
+        let latest = s
+            .get("marts/m/LATEST")
+            .await
+            .expect("get")
+            .expect("pointer");
+        assert_eq!(&latest[..], b"run=r2");
+        let writer = mart.writer(Part::Whole, "r3", Arc::new(Schema::empty()), 1);
+        assert_eq!(writer.dir(), "marts/m/run=r3");
 
         let raw = Table::raw(&s, "prices");
         let a = "raw/prices/account=a/p1.parquet";

@@ -50,6 +50,8 @@ pub async fn register_files(
     schema: Option<SchemaRef>,
 ) -> Result<(), TransformError> {
     let _ = ctx.deregister_table(name)?;
+    // A file the manifest names but the store lacks would otherwise read as no rows.
+    storage.check_present(files).await?;
     if files.is_empty() {
         let schema = schema.unwrap_or_else(|| Arc::new(Schema::empty()));
         let table = MemTable::try_new(schema, vec![vec![]])?;

@@ -29,8 +29,10 @@ def main():
         row = con.execute(
             f"SELECT count(*){', ' + sums_sql if ints else ''} FROM read_parquet(?)", [files]
         ).fetchone()
-        # What a warehouse sees when it globs the mart's directory (README "Warehouses").
-        glob = os.path.join(root, table, "*.parquet")
+        # What a warehouse sees when it globs the folder LATEST names (README "Warehouses").
+        with open(os.path.join(root, table, "LATEST")) as f:
+            folder = f.read().strip()
+        glob = os.path.join(root, table, folder, "*.parquet")
         glob_rows = con.execute("SELECT count(*) FROM read_parquet(?)", [glob]).fetchone()[0]
         out[table] = {
             "glob_rows": glob_rows,
