@@ -132,7 +132,7 @@ impl Error {
 
 fn storage_class(e: &StorageError) -> ExitClass {
     match e {
-        StorageError::Url { .. } | StorageError::Unwritable { .. } => ExitClass::Usage,
+        StorageError::Url { .. } | StorageError::Inaccessible { .. } => ExitClass::Usage,
         StorageError::Corrupt { .. } | StorageError::Parquet { .. } => ExitClass::Partial,
         e if e.is_transient() => ExitClass::Transient,
         // Permissions, credentials, a full disk: a person has to act.

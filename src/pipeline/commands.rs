@@ -93,6 +93,7 @@ pub fn key_link(cfg: &Config, args: &KeyLinkArgs) -> Result<(), Error> {
 /// `stripelake query`: the result on stdout.
 pub async fn query(cfg: &Config, args: &crate::transform::query::QueryArgs) -> Result<(), Error> {
     let storage = Storage::open_existing(&cfg.storage.url, &cfg.storage.options)?;
+    storage.probe_readable().await?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     crate::transform::query::run(&storage, args, &mut out).await?;
     std::io::Write::flush(&mut out).map_err(|e| Error::io("writing the result", e))
@@ -101,6 +102,7 @@ pub async fn query(cfg: &Config, args: &crate::transform::query::QueryArgs) -> R
 /// `stripelake vacuum`: deletes the data files no manifest names, older than the minimum age.
 pub async fn vacuum(cfg: &Config, args: &VacuumArgs) -> Result<(), Error> {
     let storage = Storage::open_existing(&cfg.storage.url, &cfg.storage.options)?;
+    storage.probe_readable().await?;
     let min_age = chrono::Duration::minutes(args.min_age_minutes.max(0));
     let report = crate::storage::vacuum::vacuum(&storage, min_age, args.dry_run).await?;
     crate::telemetry::print_summary(

@@ -197,6 +197,9 @@ pub async fn transform(cfg: Config, args: &TransformArgs) -> Result<(), Error> {
     crate::transform::check_models(stages::wanted_models(&cfg, args))?;
     // Models over a lake with nothing extracted are empty marts: a mistyped path, said as such.
     let storage = Storage::open_existing(&cfg.storage.url, &cfg.storage.options)?;
+    let now_ms = cfg.runtime.now_ms();
+    let id = run_id(now_ms);
+    storage.probe_writable(&id).await?;
     if !crate::storage::table::has_raw_tables(&storage).await? {
         return Err(Error::Usage(format!(
             "{} holds no extracted tables (nothing under _manifests/raw/): check --storage / \
@@ -204,9 +207,6 @@ pub async fn transform(cfg: Config, args: &TransformArgs) -> Result<(), Error> {
             cfg.storage.url
         )));
     }
-    let now_ms = cfg.runtime.now_ms();
-    let id = run_id(now_ms);
-    storage.probe_writable(&id).await?;
     let ctx = RunContext::with(cfg, storage, now_ms, id);
     let report = stages::transform(&ctx, args).await;
     ctx.finish("transform", &[report], Map::new()).await

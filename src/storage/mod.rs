@@ -32,10 +32,14 @@ pub enum StorageError {
     Corrupt { path: String, message: String },
     #[error("{path}: cannot write Parquet: {message}")]
     Parquet { path: String, message: String },
-    /// The lake cannot be written at all (credentials, permissions, space): found before a run
-    /// starts, and no retry will fix it.
-    #[error("cannot write to the lake at {url}: {message}")]
-    Unwritable { url: String, message: String },
+    /// The lake cannot be used at all (credentials, permissions, space): found before a
+    /// command starts, and no retry will fix it.
+    #[error("cannot {doing} the lake at {url}: {message}")]
+    Inaccessible {
+        doing: &'static str,
+        url: String,
+        message: String,
+    },
 }
 
 impl StorageError {
@@ -191,10 +195,24 @@ impl Storage {
             Ok(()) => self.delete(&path).await,
             Err(e) => Err(e),
         };
-        written.map_err(|e| StorageError::Unwritable {
+        written.map_err(|e| self.inaccessible("write to", &e))
+    }
+
+    /// Lists the manifests: a lake that cannot be read (no credentials, no permission) is said
+    /// so, with the variables to set, before a command starts.
+    pub async fn probe_readable(&self) -> Result<(), StorageError> {
+        self.list(table::MANIFEST_DIR)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.inaccessible("read", &e))
+    }
+
+    fn inaccessible(&self, doing: &'static str, e: &StorageError) -> StorageError {
+        StorageError::Inaccessible {
+            doing,
             url: self.url.clone(),
-            message: unwritable_hint(&self.url, &e),
-        })
+            message: access_hint(&self.url, e),
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -336,10 +354,11 @@ impl Storage {
     }
 }
 
-/// What to do about a lake that cannot be written, by store.
-fn unwritable_hint(url: &str, e: &StorageError) -> String {
+/// What to do about a lake that cannot be used, by store.
+fn access_hint(url: &str, e: &StorageError) -> String {
     let text = e.to_string();
     let no_credentials = text.contains("169.254.169.254")
+        || text.contains("/latest/api/token")
         || text.contains("credential")
         || text.contains("Unauthenticated")
         || text.contains("metadata");
