@@ -44,6 +44,19 @@ fn account_id(sb: &Sandbox) -> String {
     sb.with_account(|a| a.account["id"].as_str().expect("account id").to_string())
 }
 
+/// `stripelake <args>` against the sandbox with `key`.
+async fn stripelake_with_key(dir: &Path, sb: &Sandbox, key: &str, args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_stripelake"))
+        .args(["--api-base", &sb.base_url()])
+        .args(args)
+        .current_dir(dir)
+        .env("STRIPE_API_KEY", key)
+        .env_remove("STRIPELAKE_CONFIG")
+        .output()
+        .await
+        .expect("binary runs")
+}
+
 /// Defect 1: `query` reads the lake and nothing else.
 #[test]
 fn query_reads_the_lake_and_writes_nothing() {
@@ -79,6 +92,16 @@ fn query_reads_the_lake_and_writes_nothing() {
         assert!(err.contains("only reads"), "{sql}: {err}");
     }
     assert!(!outside.exists(), "COPY wrote outside the lake");
+    let out = stripelake(
+        dir.path(),
+        &["--storage", &lake, "query", "--file", "missing.sql"],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot read the SQL file missing.sql"),
+        "{err}"
+    );
     assert_eq!(files(&manifests), before, "a manifest appeared");
     assert!(
         !dir.path().join("lake/marts").exists(),
@@ -203,6 +226,19 @@ async fn the_account_id_is_known_before_anything_is_written() {
             .iter()
             .all(|p| p.to_string_lossy().contains(&format!("account={id}/"))),
         "{written:?}"
+    );
+
+    // `check` shows the account permission as optional, and says what it adds: exit 0.
+    let out = stripelake_with_key(root.path(), &sb, without, &["check"]).await;
+    let table = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{table}");
+    let row = table
+        .lines()
+        .find(|l| l.contains(" account "))
+        .unwrap_or_else(|| panic!("no account row: {table}"));
+    assert!(
+        row.contains("OPTIONAL") && row.contains("account snapshot"),
+        "{row}"
     );
 
     // A transient failure of /v1/account: retried, then the run fails (5) with nothing written.
