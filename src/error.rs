@@ -100,6 +100,7 @@ impl Error {
             Error::Extract(crate::extract::ExtractError::Storage(e)) => storage_class(e),
             Error::Transform(e) => transform_class(e),
             Error::Visitors(VisitorError::Storage(e)) => storage_class(e),
+            Error::Visitors(VisitorError::Unavailable { .. }) => ExitClass::Transient,
             Error::Visitors(_) => ExitClass::Usage,
         }
     }

@@ -26,7 +26,7 @@ pub fn init(format: LogFormat, verbose: u8) {
         EnvFilter::try_from_env("STRIPELAKE_LOG").unwrap_or_else(|_| EnvFilter::new(directives));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| Redacting(Vec::new()));
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.with_target(false).try_init(),
@@ -46,4 +46,29 @@ pub fn summary_text(summary: &serde_json::Value, pretty: bool) -> String {
         false => summary.to_string(),
     };
     crate::config::redact_secrets(&text).into_owned()
+}
+
+/// A log line on its way to stderr: key-shaped text in it (a key pasted into the wrong flag
+/// reaches messages that quote what the user typed) is cut to its prefix first.
+struct Redacting(Vec<u8>);
+
+impl std::io::Write for Redacting {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for Redacting {
+    fn drop(&mut self) {
+        let text = String::from_utf8_lossy(&self.0);
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            crate::config::redact_secrets(&text).as_bytes(),
+        );
+    }
 }

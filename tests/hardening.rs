@@ -528,6 +528,28 @@ async fn a_key_in_the_wrong_flag_is_never_echoed_or_written() {
         );
         assert!(!lake.exists(), "{args:?}: the lake was created");
     }
+    // A key inside a glob that matches nothing is not a usage error: the load runs, finds
+    // nothing, and its summary (stdout and `_runs/`) names the source without the key.
+    let glob = format!("{canary}*.csv");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_stripelake"))
+        .args(["--storage", &storage, "load-visitors", "--visitors", &glob])
+        .current_dir(root.path())
+        .env_remove("STRIPELAKE_CONFIG")
+        .output()
+        .await
+        .expect("binary runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let runs = files(&lake.join("_runs"));
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let written = std::fs::read_to_string(&runs[0]).expect("run file");
+    for (what, t) in [
+        ("stdout", text(&out.stdout)),
+        ("stderr", text(&out.stderr)),
+        ("_runs", written),
+    ] {
+        assert!(!t.contains(body), "{what} holds the key: {t}");
+        assert!(t.contains("rk_live_") || what == "stderr", "{what}: {t}");
+    }
 }
 
 /// Defect 7 and a mistyped lake: `--as-of` after the last day the lake covers is refused (exit 2)
@@ -723,10 +745,21 @@ async fn a_full_refresh_tombstones_what_was_deleted() {
             .map(|o| o.id.to_string())
             .expect("a customer")
     });
-    // Deleted an hour ago: its event is inside the window a run lists (up to now − 60 s).
+    let invoice = sb.with_account(|a| {
+        a.store
+            .table(stripelake::sandbox::store::Kind::Invoice)
+            .iter()
+            .rev()
+            .find(|o| !o.deleted)
+            .map(|o| o.id.to_string())
+            .expect("an invoice")
+    });
+    // Deleted an hour ago: their events are inside the window a run lists (up to now − 60 s).
     sb.mutate(|a| {
         a.advance_clock(-3600);
-        let deleted = a.delete_customer(&customer);
+        let deleted = a
+            .delete_customer(&customer)
+            .and_then(|()| a.delete_invoice(&invoice));
         a.advance_clock(3600);
         deleted
     })
@@ -734,34 +767,38 @@ async fn a_full_refresh_tombstones_what_was_deleted() {
     let out = support::extract(&sb, root.path(), KEY, NOW, &["--full-refresh"]).await;
     let s = support::summary(&out);
     assert_eq!(out.status.code(), Some(0), "{s}");
-    let customers = s["extract"]["accounts"][0]["streams"]
-        .as_array()
-        .expect("streams")
-        .iter()
-        .find(|o| o["stream"] == "customers")
-        .expect("customers")
-        .clone();
-    assert_eq!(customers["mode"], "backfill", "{customers}");
-    assert_eq!(
-        customers["tombstones"], 1,
-        "the deletion event was applied: {customers}"
-    );
-    let lake = format!("file://{}", root.path().display());
-    let sql = format!(
-        "SELECT _deleted FROM (SELECT _deleted, row_number() OVER (PARTITION BY _account, id \
-         ORDER BY _extracted_at DESC, _run_id DESC) AS n FROM raw.customers WHERE id = \
-         '{customer}') v WHERE n = 1"
-    );
-    let out = stripelake(
-        root.path(),
-        &["--storage", &lake, "query", "--format", "csv", &sql],
-    );
-    assert_eq!(
-        text(&out.stdout),
-        "_deleted\ntrue\n",
-        "{}",
-        text(&out.stderr)
-    );
+    let stream = |name: &str| {
+        s["extract"]["accounts"][0]["streams"]
+            .as_array()
+            .expect("streams")
+            .iter()
+            .find(|o| o["stream"] == name)
+            .expect("stream")
+            .clone()
+    };
+    // Customers (their whole history listed): the lake's ids the listing missed, checked by id.
+    assert_eq!(stream("customers")["mode"], "backfill");
+    // Invoices (listed over the lookback only): the deletion their event names.
+    let invoices = stream("invoices");
+    assert_eq!(invoices["tombstones"], 1, "{invoices}");
+    for (table, id) in [("invoices", &invoice), ("customers", &customer)] {
+        let lake = format!("file://{}", root.path().display());
+        let sql = format!(
+            "SELECT _deleted FROM (SELECT _deleted, row_number() OVER (PARTITION BY _account, id \
+             ORDER BY _extracted_at DESC, _run_id DESC) AS n FROM raw.{table} WHERE id = \
+             '{id}') v WHERE n = 1"
+        );
+        let out = stripelake(
+            root.path(),
+            &["--storage", &lake, "query", "--format", "csv", &sql],
+        );
+        assert_eq!(
+            text(&out.stdout),
+            "_deleted\ntrue\n",
+            "{table}: {}",
+            text(&out.stderr)
+        );
+    }
     // The staged table matches what Stripe holds.
     let held = support::logical(&support::read_raw(root.path(), "customers"));
     let live: Vec<&String> = held

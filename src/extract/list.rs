@@ -182,8 +182,8 @@ impl StreamCtx {
                         .is_some_and(|t| t.ends_with(".deleted"));
                 // `<object>.deleted` removes the object; `customer.subscription.deleted` and the
                 // like end something (a subscription is canceled, and stays retrievable).
-                let removed = deletion
-                    && event["type"].as_str() == Some(format!("{kind}.deleted").as_str());
+                let removed =
+                    deletion && event["type"].as_str() == Some(format!("{kind}.deleted").as_str());
                 if self.deletions_only && !removed {
                     continue;
                 }

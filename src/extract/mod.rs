@@ -110,11 +110,10 @@ pub async fn extract_account(
     let mut handles: Vec<JoinHandle<StreamOutcome>> = Vec::new();
     // In a backfill the events list alongside the streams; their deletions are applied after.
     let mut backfill_events: Option<JoinHandle<(StreamOutcome, Changes)>> = None;
+    // An unreadable cursor is an error, not "no cursor": that would silently re-backfill
+    // every stream, whole histories from 2010 included.
     let events_cursor = match needs_events {
-        true => load_cursor(storage, &account, "events")
-            .await
-            .ok()
-            .flatten(),
+        true => load_cursor(storage, &account, "events").await?,
         false => None,
     };
     if needs_events && !event_cursor_fresh(plan, events_cursor.as_ref()) {
@@ -412,7 +411,10 @@ async fn apply_deletions(
         else {
             continue;
         };
-        let Some(def) = streams::find(stream).filter(|d| d.sync == Sync::Incremental) else {
+        // Whole-history streams were checked by id in their backfill already.
+        let Some(def) =
+            streams::find(stream).filter(|d| d.sync == Sync::Incremental && !d.whole_history)
+        else {
             continue;
         };
         let sync = SyncPlan::Deletions {
@@ -420,7 +422,14 @@ async fn apply_deletions(
         };
         match run_stream_inner(storage, client, plan, account, def, sync, None).await {
             Ok(c) => outcome.tombstones += c.rows,
-            Err((f, _)) => outcome.failure = Some(f),
+            Err((f, _)) => {
+                // Its cursor is past these events now: forget it, so the next run backfills
+                // the stream and meets the deletions again.
+                if let Err(e) = Table::raw(storage, def.name).delete_state(account).await {
+                    tracing::error!(stream = def.name, error = %e, "Could not reset the cursor.");
+                }
+                outcome.failure = Some(f);
+            }
         }
     }
 }
@@ -468,13 +477,13 @@ async fn collect_events(
         let files = writer
             .await
             .map_err(|e| Failure::Internal(e.to_string()))?
-            .map_err(|e| Failure::Storage(e.to_string()));
+            .map_err(|e| Failure::storage(&e));
         listed.map_err(Failure::from)?;
         let files = files?;
         Table::raw(storage, def.name)
             .commit(&plan.run_id, &files, Change::Append)
             .await
-            .map_err(|e| Failure::Storage(e.to_string()))?;
+            .map_err(|e| Failure::storage(&e))?;
         Ok((changes, files))
     }
     .await;
@@ -509,7 +518,7 @@ async fn run_stream(
     let started = Instant::now();
     let previous = match load_cursor(storage, account, def.name).await {
         Ok(s) => s,
-        Err(e) => return StreamOutcome::failed(def.name, Failure::Storage(e.to_string())),
+        Err(e) => return StreamOutcome::failed(def.name, Failure::storage(&e)),
     };
     let sync = sync_plan(def, plan, previous.as_ref(), events_fresh, changed);
     let mut outcome = StreamOutcome::new(def.name, sync.mode(), sync.reason());
@@ -567,7 +576,7 @@ async fn save_cursor(
     Table::raw(storage, def.name)
         .save_state(account, &state)
         .await
-        .map_err(|e| Failure::Storage(e.to_string()))
+        .map_err(|e| Failure::storage(&e))
 }
 
 /// How a stream is brought up to date: its registry entry, its cursor and the events decide.
@@ -697,14 +706,14 @@ async fn run_stream_inner(
         let files = writer
             .await
             .map_err(|e| Failure::Internal(e.to_string()))?
-            .map_err(|e| Failure::Storage(e.to_string()));
+            .map_err(|e| Failure::storage(&e));
         let mut child_files = Vec::new();
         for (child_def, w) in child_writers {
             child_files.push((
                 child_def,
                 w.await
                     .map_err(|e| Failure::Internal(e.to_string()))?
-                    .map_err(|e| Failure::Storage(e.to_string()))?,
+                    .map_err(|e| Failure::storage(&e))?,
             ));
         }
         listed.map_err(Failure::from)?;
@@ -744,7 +753,7 @@ async fn commit_raw(
         .commit(&plan.run_id, files, change)
         .await
         .map(|_| ())
-        .map_err(|e| Failure::Storage(e.to_string()))
+        .map_err(|e| Failure::storage(&e))
 }
 
 async fn snapshot(ctx: &StreamCtx, account_object: Option<Value>) -> Result<(), ListError> {

@@ -52,6 +52,7 @@ pub async fn adopt(storage: &Storage, account: &str, run_id: &str) -> Result<u64
             let (mut copied, mut already) = (0, 0);
             for file in &files {
                 for batch in read(storage, &file.path).await? {
+                    let batch = conform(batch, &schema.arrow, &file.path)?;
                     let fresh = without(batch, &held, key, &file.path)?;
                     already += fresh.1;
                     copied += fresh.0.num_rows() as u64;
@@ -156,6 +157,34 @@ fn column<'b>(
             path: path.into(),
             message: format!("no text column `{name}`"),
         })
+}
+
+/// The batch in today's schema of its stream: files written by an earlier version may lack a
+/// column added since (NULL), or hold one with another type (cast).
+fn conform(
+    batch: RecordBatch,
+    schema: &arrow::datatypes::SchemaRef,
+    path: &str,
+) -> Result<RecordBatch, StorageError> {
+    let corrupt = |message: String| StorageError::Corrupt {
+        path: path.into(),
+        message,
+    };
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| match batch.column_by_name(field.name()) {
+            Some(c) if c.data_type() == field.data_type() => Ok(c.clone()),
+            Some(c) => {
+                arrow::compute::cast(c, field.data_type()).map_err(|e| corrupt(e.to_string()))
+            }
+            None => Ok(arrow::array::new_null_array(
+                field.data_type(),
+                batch.num_rows(),
+            )),
+        })
+        .collect::<Result<Vec<ArrayRef>, _>>()?;
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| corrupt(e.to_string()))
 }
 
 /// The batch with `_account` set to `account`.

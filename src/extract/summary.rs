@@ -37,6 +37,16 @@ impl std::fmt::Display for Failure {
     }
 }
 
+impl Failure {
+    /// A stream's storage failure: transient when a retry can help (Airflow retries, exit 5).
+    pub fn storage(e: &crate::storage::StorageError) -> Failure {
+        match e.is_transient() {
+            true => Failure::Transient(e.to_string()),
+            false => Failure::Storage(e.to_string()),
+        }
+    }
+}
+
 impl From<ListError> for Failure {
     fn from(e: ListError) -> Failure {
         match e {

@@ -93,7 +93,7 @@ impl RunContext {
             extra,
         }
         .to_json();
-        let body = serde_json::to_vec_pretty(&summary).unwrap_or_default();
+        let body = crate::telemetry::summary_text(&summary, true).into_bytes();
         if let Err(e) = self
             .storage
             .put(&run_summary_path(&self.run_id), body)

@@ -184,6 +184,19 @@ impl Account {
         Ok(())
     }
 
+    /// Deletes an invoice (Stripe deletes drafts): retrieves then answer with the deleted stub.
+    pub fn delete_invoice(&mut self, invoice_id: &str) -> Result<(), MutateError> {
+        let (mut obj, invoice) = self.load(Kind::Invoice, invoice_id)?;
+        obj.deleted = true;
+        self.save(
+            Kind::Invoice,
+            obj,
+            &json!({"id": invoice_id, "object": "invoice", "deleted": true}),
+        );
+        self.record_event("invoice.deleted", &invoice, None);
+        Ok(())
+    }
+
     /// Deletes a customer: retrieves then answer with Stripe's deleted stub.
     pub fn delete_customer(&mut self, customer_id: &str) -> Result<(), MutateError> {
         let (mut obj, customer) = self.load(Kind::Customer, customer_id)?;

@@ -58,14 +58,25 @@ pub async fn latest(storage: &Storage, table: &str) -> Result<Option<Manifest>, 
     let Some(version) = newest else {
         return Ok(None);
     };
-    let path = version_path(table, version);
-    let bytes = storage
-        .get(&path)
+    read(storage, table, version)
         .await?
+        .map(Some)
         .ok_or_else(|| StorageError::Corrupt {
-            path: path.clone(),
+            path: version_path(table, version),
             message: "listed but missing".into(),
-        })?;
+        })
+}
+
+/// One version of a table, if it exists.
+pub async fn read(
+    storage: &Storage,
+    table: &str,
+    version: u64,
+) -> Result<Option<Manifest>, StorageError> {
+    let path = version_path(table, version);
+    let Some(bytes) = storage.get(&path).await? else {
+        return Ok(None);
+    };
     serde_json::from_slice(&bytes)
         .map(Some)
         .map_err(|e| StorageError::Corrupt {

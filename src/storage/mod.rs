@@ -195,7 +195,7 @@ impl Storage {
             Ok(()) => self.delete(&path).await,
             Err(e) => Err(e),
         };
-        written.map_err(|e| self.inaccessible("write to", &e))
+        written.map_err(|e| self.inaccessible("write to", e))
     }
 
     /// Lists the manifests: a lake that cannot be read (no credentials, no permission) is said
@@ -204,14 +204,19 @@ impl Storage {
         self.list(table::MANIFEST_DIR)
             .await
             .map(|_| ())
-            .map_err(|e| self.inaccessible("read", &e))
+            .map_err(|e| self.inaccessible("read", e))
     }
 
-    fn inaccessible(&self, doing: &'static str, e: &StorageError) -> StorageError {
+    /// A failure a person must fix, said with what to do; a transient one stays as it is (exit
+    /// 5, Airflow retries).
+    fn inaccessible(&self, doing: &'static str, e: StorageError) -> StorageError {
+        if e.is_transient() && !looks_like_no_credentials(&e.to_string()) {
+            return e;
+        }
         StorageError::Inaccessible {
             doing,
             url: self.url.clone(),
-            message: access_hint(&self.url, e),
+            message: access_hint(&self.url, &e),
         }
     }
 
@@ -354,14 +359,20 @@ impl Storage {
     }
 }
 
-/// What to do about a lake that cannot be used, by store.
-fn access_hint(url: &str, e: &StorageError) -> String {
-    let text = e.to_string();
-    let no_credentials = text.contains("169.254.169.254")
+/// Whether an object-store failure is the cloud SDK finding no credentials (it then asks the
+/// instance metadata endpoint, and fails there).
+fn looks_like_no_credentials(text: &str) -> bool {
+    text.contains("169.254.169.254")
         || text.contains("/latest/api/token")
         || text.contains("credential")
         || text.contains("Unauthenticated")
-        || text.contains("metadata");
+        || text.contains("metadata")
+}
+
+/// What to do about a lake that cannot be used, by store.
+fn access_hint(url: &str, e: &StorageError) -> String {
+    let text = e.to_string();
+    let no_credentials = looks_like_no_credentials(&text);
     let hint = match url.split("://").next() {
         Some("s3" | "s3a") if no_credentials => {
             " — no AWS credentials were found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \

@@ -161,9 +161,8 @@ impl Table {
 
     /// Commits a new version (and points a mart's `LATEST` at it). The files it replaces stay:
     /// a reader that resolved the previous version reads it whole. A replacing commit of a mart
-    /// or of visitor files then deletes what neither this version nor the previous one names
-    /// and is older than [`GRACE_MINUTES`] (older versions, a crashed run's parts); `vacuum`
-    /// does the same for every table.
+    /// or of visitor files then deletes the files of the version before the previous one, once
+    /// the previous one is [`GRACE_MINUTES`] old; `vacuum` removes every other leftover.
     pub async fn commit(
         &self,
         run_id: &str,
@@ -176,11 +175,6 @@ impl Table {
                 parts.iter().map(|p| format!("{}/", self.dir(*p))).collect(),
                 true,
             ),
-        };
-        let previous = if replacing && self.kind != Kind::Raw {
-            self.latest().await?
-        } else {
-            None
         };
         let committed = manifest::commit(
             &self.storage,
@@ -195,37 +189,66 @@ impl Table {
         )
         .await?;
         if self.kind == Kind::Mart {
-            self.storage
-                .put(
-                    &format!("{}/{LATEST}", self.id),
-                    format!("run={run_id}").into_bytes(),
-                )
-                .await?;
+            self.point_latest().await?;
         }
         if replacing && self.kind != Kind::Raw {
-            self.clean(&committed, previous.as_ref()).await?;
+            self.clean(&committed).await?;
         }
         Ok(committed)
     }
 
-    /// Deletes the files under the table's folder that neither `current` nor `previous` names,
-    /// once they are older than the grace period.
-    async fn clean(
-        &self,
-        current: &Manifest,
-        previous: Option<&Manifest>,
-    ) -> Result<(), StorageError> {
-        let keep: std::collections::HashSet<&str> = current
+    /// Writes `LATEST` for the newest committed version, again if a concurrent commit moved
+    /// on meanwhile, so it never stays behind the manifests.
+    pub async fn point_latest(&self) -> Result<(), StorageError> {
+        let path = format!("{}/{LATEST}", self.id);
+        let mut pointed: Option<u64> = None;
+        loop {
+            let Some(newest) = self.latest().await? else {
+                return Ok(());
+            };
+            if pointed == Some(newest.version) {
+                return Ok(());
+            }
+            let body = format!("run={}", newest.run_id).into_bytes();
+            self.storage.put(&path, body).await?;
+            pointed = Some(newest.version);
+        }
+    }
+
+    /// After committing version `v`: deletes the files version `v − 2` named that neither
+    /// `v − 1` nor `v` names, once `v − 1` has been committed for the grace period (readers that
+    /// resolved `v − 2` have had that long). Earlier leftovers and orphans are `vacuum`'s.
+    async fn clean(&self, committed: &Manifest) -> Result<(), StorageError> {
+        let (Some(v1), Some(v2)) = (
+            committed.version.checked_sub(1),
+            committed.version.checked_sub(2),
+        ) else {
+            return Ok(());
+        };
+        let (Some(previous), Some(older)) = (
+            manifest::read(&self.storage, &self.id, v1).await?,
+            manifest::read(&self.storage, &self.id, v2).await?,
+        ) else {
+            return Ok(());
+        };
+        let replaced_at = chrono::DateTime::parse_from_rfc3339(&previous.committed_at)
+            .map(|t| t.with_timezone(&chrono::Utc));
+        let cutoff = chrono::Utc::now() - chrono::Duration::minutes(GRACE_MINUTES);
+        if !replaced_at.is_ok_and(|t| t < cutoff) {
+            return Ok(());
+        }
+        let keep: std::collections::HashSet<&str> = committed
             .files
             .iter()
-            .chain(previous.iter().flat_map(|m| &m.files))
+            .chain(&previous.files)
             .map(|f| f.path.as_str())
             .collect();
-        let cutoff = chrono::Utc::now() - chrono::Duration::minutes(GRACE_MINUTES);
-        for (path, modified, _) in self.storage.list_meta(&format!("{}/", self.id)).await? {
-            if path.ends_with(".parquet") && !keep.contains(path.as_str()) && modified < cutoff {
-                self.storage.delete(&path).await?;
-            }
+        for f in older
+            .files
+            .iter()
+            .filter(|f| !keep.contains(f.path.as_str()))
+        {
+            self.storage.delete(&f.path).await?;
         }
         Ok(())
     }

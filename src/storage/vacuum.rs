@@ -39,7 +39,12 @@ pub async fn vacuum(
     min_age: chrono::Duration,
     dry_run: bool,
 ) -> Result<VacuumReport, StorageError> {
-    let standing = standings(storage).await?;
+    let (standing, tables) = standings(storage).await?;
+    // A mart's LATEST may lag its manifests (a crash between the two): point it right before
+    // the files it named can go.
+    for model in tables.iter().filter_map(|t| t.strip_prefix("marts/")) {
+        super::Table::mart(storage, model).point_latest().await?;
+    }
     let now = chrono::Utc::now();
     let mut report = VacuumReport {
         dry_run,
@@ -78,8 +83,10 @@ pub async fn vacuum(
 }
 
 /// Every file any manifest names: current, or superseded since the commit of the first
-/// version that no longer named it.
-async fn standings(storage: &Storage) -> Result<HashMap<String, Standing>, StorageError> {
+/// version that no longer named it; and the tables.
+async fn standings(
+    storage: &Storage,
+) -> Result<(HashMap<String, Standing>, Vec<String>), StorageError> {
     let mut tables: BTreeMap<String, Vec<Manifest>> = BTreeMap::new();
     for path in storage.list(MANIFEST_DIR).await? {
         if !path.ends_with(".json") {
@@ -118,5 +125,5 @@ async fn standings(storage: &Storage) -> Result<HashMap<String, Standing>, Stora
                 .or(newer_commit);
         }
     }
-    Ok(standing)
+    Ok((standing, tables.into_keys().collect()))
 }

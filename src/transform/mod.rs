@@ -254,11 +254,17 @@ async fn commit_checked(
         .collect();
     // Why each withheld mart is withheld; in build order, so a reader follows what it reads.
     let mut withheld: std::collections::BTreeMap<&str, String> = Default::default();
+    // A check vouches for the marts it reads; what they were built from is not withheld for it.
+    let marts: BTreeSet<&str> = selected
+        .iter()
+        .filter(|m| m.layer == Layer::Mart)
+        .map(|m| m.name.as_str())
+        .collect();
     for check in selected
         .iter()
         .filter(|m| failed_checks.contains(m.name.as_str()))
     {
-        for dep in &check.deps {
+        for dep in check.deps.iter().filter(|d| marts.contains(d.as_str())) {
             withheld
                 .entry(dep.as_str())
                 .or_insert_with(|| format!("check `{}` failed", check.name));

@@ -325,6 +325,13 @@ pub fn select(ordered: Vec<Model>, wanted: &[String]) -> Result<Vec<Model>, Grap
             keep.extend(m.deps.iter().cloned());
         }
     }
+    // The checks gate the commit: every check whose models are all being built runs too.
+    for check in ordered.iter().filter(|m| m.layer == Layer::Check) {
+        let models_read = check.deps.iter().filter(|d| known.contains(d.as_str()));
+        if models_read.clone().count() > 0 && models_read.clone().all(|d| keep.contains(d)) {
+            keep.insert(check.name.clone());
+        }
+    }
     Ok(ordered
         .into_iter()
         .filter(|m| keep.contains(&m.name))
@@ -341,6 +348,43 @@ mod tests {
                 .iter()
                 .map(|(p, s)| (p.to_string(), format!("-- unique: id\n{s}"))),
         )
+    }
+
+    #[test]
+    fn selecting_models_brings_the_checks_over_them() {
+        let models = embedded().expect("models");
+        let mut external: BTreeSet<String> = crate::stripe::streams::STREAMS
+            .iter()
+            .map(|s| format!("raw.{}", s.name))
+            .collect();
+        external.extend(seeds().into_iter().map(|s| s.name));
+        external.extend(
+            [
+                "params",
+                "kpi_windows",
+                "visitor_metadata_keys",
+                "raw.visitor_events",
+            ]
+            .map(String::from),
+        );
+        let mut all = models.clone();
+        all.extend(latest_relations().expect("relations"));
+        let ordered = order(&all, &external).expect("order");
+        let names = |wanted: &[&str]| -> Vec<String> {
+            let wanted: Vec<String> = wanted.iter().map(|w| w.to_string()).collect();
+            select(ordered.clone(), &wanted)
+                .expect("select")
+                .into_iter()
+                .filter(|m| m.layer == Layer::Check)
+                .map(|m| m.name)
+                .collect()
+        };
+        assert_eq!(
+            names(&["mrr_daily"]),
+            ["check_movements_sum", "check_mrr_identity"]
+        );
+        assert_eq!(names(&["revenue_daily"]), ["check_revenue_ledger"]);
+        assert_eq!(names(&["customers"]), Vec::<String>::new());
     }
 
     #[test]

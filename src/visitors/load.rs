@@ -128,7 +128,9 @@ pub async fn load(
         }
         let (parts, outcome) = match load_file(&table, file, &mapping, stamp).await {
             Ok(loaded) => loaded,
-            Err(VisitorError::Storage(e)) => return Err(VisitorError::Storage(e)),
+            Err(e @ (VisitorError::Storage(_) | VisitorError::Unavailable { .. })) => {
+                return Err(e);
+            }
             Err(e) => {
                 // One unreadable file does not stop the others.
                 tracing::error!(file = %file.name, error = %e, "visitor file refused");
@@ -289,19 +291,17 @@ async fn spool(file: &SourceFile) -> Result<tempfile::NamedTempFile, VisitorErro
     };
     let mut tmp = tempfile::NamedTempFile::new().map_err(io)?;
     let store = file.store.object_store();
+    let unavailable = |e: object_store::Error| VisitorError::Unavailable {
+        location: file.name.clone(),
+        message: format!("cannot download: {e}"),
+    };
     let got = store
         .get(&file.store.path(&file.rel))
         .await
-        .map_err(|e| VisitorError::Format {
-            file: file.name.clone(),
-            message: format!("cannot read: {e}"),
-        })?;
+        .map_err(unavailable)?;
     let mut stream = got.into_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| VisitorError::Format {
-            file: file.name.clone(),
-            message: format!("cannot read: {e}"),
-        })?;
+        let chunk = chunk.map_err(unavailable)?;
         tmp.write_all(&chunk).map_err(io)?;
     }
     tmp.flush().map_err(io)?;

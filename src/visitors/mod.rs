@@ -96,6 +96,9 @@ pub enum VisitorError {
     Source { location: String, message: String },
     #[error("{file}: {message}")]
     Format { file: String, message: String },
+    /// The store holding the export did not answer (a retry later can help).
+    #[error("visitors source `{location}`: {message}")]
+    Unavailable { location: String, message: String },
     #[error("{0}")]
     Storage(#[from] crate::storage::StorageError),
 }

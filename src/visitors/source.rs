@@ -171,7 +171,16 @@ pub async fn list(
     let root = if base.is_empty() { "." } else { base };
     let store =
         Storage::open(root.trim_end_matches('/'), options).map_err(|e| bad(e.to_string()))?;
-    let listed = store.list_meta("").await.map_err(|e| bad(e.to_string()))?;
+    let listed = store
+        .list_meta("")
+        .await
+        .map_err(|e| match e.is_transient() {
+            true => VisitorError::Unavailable {
+                location: source.into(),
+                message: e.to_string(),
+            },
+            false => bad(e.to_string()),
+        })?;
     let local_root = local_path(root);
     let mut files = Vec::new();
     let mut single = None;
