@@ -171,11 +171,11 @@ fn demo_serves_the_sandbox_and_writes_its_outputs() {
         "query",
         "--format",
         "json",
-        "SELECT range_name FROM kpi_summary ORDER BY 1",
+        "SELECT range_name FROM kpi_summary WHERE range_name LIKE 'last_%' ORDER BY 1",
     ]);
     assert_eq!(
         text(&out.stdout).trim(),
-        "{\"range_name\":\"last_30_days\"}\n{\"range_name\":\"last_7_days\"}"
+        "{\"range_name\":\"last_1_days\"}\n{\"range_name\":\"last_30_days\"}\n{\"range_name\":\"last_7_days\"}"
     );
     let out = q(&["query", "SELECT * FROM nope"]);
     assert_eq!(out.status.code(), Some(2));

@@ -4,7 +4,9 @@
 -- revenue_per_visitor's `All` row: NULL without visitor data.
 --
 -- Columns:
---   range_name: `last_N_days` for the configured windows, or the `kpi_range`
+--   range_name: `last_N_days` for the configured windows, `previous_N_days` the N days before
+--       them, `last_1_days` / `previous_1_days` / `week_before_1_days` as_of, the day before and
+--       as_of − 7 (for the report and the digest), or the `kpi_range`
 --   start_date: first day of the range (inclusive)
 --   end_date: last day of the range (inclusive)
 --   gross_revenue_settlement: Σ gross charges in the range, settlement minor units
@@ -21,6 +23,9 @@
 --   arr: 12 × mrr
 --   active_subscriptions: subscriptions with MRR > 0 on end_date
 --   active_customers: customers with MRR > 0 on end_date
+--   new_subscribers: customers with a `new` MRR movement in the range
+--   net_mrr_movement: Σ the settlement MRR movements of the range (excluding the FX adjustment)
+--   disputes_opened: disputes created in the range
 WITH first_charges AS (
     SELECT customer_key, min(date) AS first_day
     FROM int_ledger
@@ -70,6 +75,25 @@ churned AS (
     JOIN churn_days c ON c.date BETWEEN r.start_date AND r.end_date
     GROUP BY r.range_name
 ),
+subscribers AS (
+    SELECT r.range_name, count(DISTINCT m.account || ' ' || m.customer_id) AS new_subscribers
+    FROM int_kpi_ranges r
+    JOIN mrr_movements m ON m.date BETWEEN r.start_date AND r.end_date
+    WHERE m.movement_type = 'new'
+    GROUP BY r.range_name
+),
+movement AS (
+    SELECT r.range_name, sum(m.net_mrr_movement) AS net_mrr_movement
+    FROM int_kpi_ranges r
+    JOIN mrr_daily m ON m.date BETWEEN r.start_date AND r.end_date AND m.basis = 'settlement'
+    GROUP BY r.range_name
+),
+opened AS (
+    SELECT r.range_name, count(*) AS disputes_opened
+    FROM int_kpi_ranges r
+    JOIN disputes d ON d.date BETWEEN r.start_date AND r.end_date
+    GROUP BY r.range_name
+),
 closing AS (
     SELECT r.range_name, m.mrr, m.arr, m.active_subscriptions, m.active_customers
     FROM int_kpi_ranges r
@@ -91,11 +115,17 @@ SELECT
     COALESCE(cl.mrr, 0) AS mrr,
     COALESCE(cl.arr, 0) AS arr,
     COALESCE(cl.active_subscriptions, 0) AS active_subscriptions,
-    COALESCE(cl.active_customers, 0) AS active_customers
+    COALESCE(cl.active_customers, 0) AS active_customers,
+    COALESCE(s.new_subscribers, 0) AS new_subscribers,
+    COALESCE(mv.net_mrr_movement, 0) AS net_mrr_movement,
+    COALESCE(o.disputes_opened, 0) AS disputes_opened
 FROM int_kpi_ranges r
 LEFT JOIN revenue v ON v.range_name = r.range_name
 LEFT JOIN failed f ON f.range_name = r.range_name
 LEFT JOIN newcomers n ON n.range_name = r.range_name
 LEFT JOIN churned c ON c.range_name = r.range_name
 LEFT JOIN closing cl ON cl.range_name = r.range_name
+LEFT JOIN subscribers s ON s.range_name = r.range_name
+LEFT JOIN movement mv ON mv.range_name = r.range_name
+LEFT JOIN opened o ON o.range_name = r.range_name
 LEFT JOIN revenue_per_visitor rpv ON rpv.range_name = r.range_name AND rpv.channel = 'All'

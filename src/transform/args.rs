@@ -37,6 +37,7 @@ pub fn params(cfg: &Config, args: &TransformArgs) -> Params {
         kpi_windows_days: t.kpi_windows_days.clone(),
         session_timeout_minutes: Some(cfg.visitors.session_timeout_minutes),
         visitor_metadata_keys: cfg.visitors.metadata_keys.clone(),
+        report_ranges: true,
     }
 }
 

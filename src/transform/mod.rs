@@ -43,6 +43,9 @@ pub struct Params {
     pub session_timeout_minutes: Option<u32>,
     /// Stripe metadata keys holding a visitor id, in the order tried; empty = `visitor_id`.
     pub visitor_metadata_keys: Vec<String>,
+    /// Also the ranges the report and the digest compare with (the previous window, the day
+    /// before, the same weekday a week before); off in the hand-computed scenarios.
+    pub report_ranges: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -183,6 +183,46 @@ fn days(d: NaiveDate) -> i32 {
     (d - epoch).num_days() as i32
 }
 
+/// A KPI range relative to `as_of`: the `days` days ending `offset` days before it.
+struct Window {
+    name: String,
+    days: i64,
+    offset: i64,
+}
+
+/// The configured windows (`last_N_days`), and with `report_ranges` what the report and the
+/// digest compare them with: `previous_N_days` (the N days before) for each, and the single
+/// days `last_1_days` (as_of), `previous_1_days` and `week_before_1_days` (as_of − 7).
+fn kpi_windows(p: &Params) -> Vec<Window> {
+    let mut lengths: Vec<i64> = p.kpi_windows_days.iter().map(|d| *d as i64).collect();
+    if p.report_ranges && !lengths.contains(&1) {
+        lengths.push(1);
+    }
+    let mut out = Vec::new();
+    for d in lengths {
+        out.push(Window {
+            name: format!("last_{d}_days"),
+            days: d,
+            offset: 0,
+        });
+        if p.report_ranges {
+            out.push(Window {
+                name: format!("previous_{d}_days"),
+                days: d,
+                offset: d,
+            });
+        }
+    }
+    if p.report_ranges {
+        out.push(Window {
+            name: "week_before_1_days".into(),
+            days: 1,
+            offset: 7,
+        });
+    }
+    out
+}
+
 /// `params` (one row) and `kpi_windows` (one row per KPI range).
 pub fn register_params(ctx: &SessionContext, p: &Params) -> Result<(), TransformError> {
     let schema = Arc::new(Schema::new(vec![
@@ -214,25 +254,28 @@ pub fn register_params(ctx: &SessionContext, p: &Params) -> Result<(), Transform
         Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
     )?;
 
-    let mut names = Vec::new();
-    let (mut starts, mut ends, mut lengths) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut names, mut starts, mut ends, mut lengths, mut offsets) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (name, start, end) in &p.kpi_ranges {
         names.push(name.clone());
         starts.push(Some(days(*start)));
         ends.push(Some(days(*end)));
         lengths.push(None);
+        offsets.push(None);
     }
-    for d in &p.kpi_windows_days {
-        names.push(format!("last_{d}_days"));
+    for w in kpi_windows(p) {
+        names.push(w.name);
         starts.push(None);
         ends.push(None);
-        lengths.push(Some(*d as i64));
+        lengths.push(Some(w.days));
+        offsets.push(Some(w.offset));
     }
     let schema = Arc::new(Schema::new(vec![
         Field::new("range_name", DataType::Utf8, false),
         Field::new("start_date", DataType::Date32, true),
         Field::new("end_date", DataType::Date32, true),
         Field::new("days", DataType::Int64, true),
+        Field::new("offset_days", DataType::Int64, true),
     ]));
     let batch = RecordBatch::try_new(
         schema.clone(),
@@ -241,6 +284,7 @@ pub fn register_params(ctx: &SessionContext, p: &Params) -> Result<(), Transform
             Arc::new(Date32Array::from(starts)),
             Arc::new(Date32Array::from(ends)),
             Arc::new(Int64Array::from(lengths)),
+            Arc::new(Int64Array::from(offsets)),
         ],
     )
     .map_err(|e| TransformError::Setup(e.to_string()))?;
