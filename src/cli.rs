@@ -10,7 +10,7 @@ use crate::bench::BenchCommand;
 use crate::config::{self, ApiKey, Config, Overrides};
 use crate::error::Error;
 use crate::extract::ExtractArgs;
-use crate::pipeline::commands::{CheckArgs, KeyLinkArgs, VacuumArgs};
+use crate::pipeline::commands::{CheckArgs, DigestArgs, KeyLinkArgs, ReportArgs, VacuumArgs};
 use crate::pipeline::demo::DemoArgs;
 use crate::pipeline::{self, RunArgs};
 use crate::sandbox::command::SandboxCommand;
@@ -105,6 +105,10 @@ pub enum Command {
     Vacuum(VacuumArgs),
     /// SQL over the committed tables.
     Query(QueryArgs),
+    /// One self-contained HTML file with the KPIs and charts, from the marts.
+    Report(ReportArgs),
+    /// The last day against the day before and a week before, for Slack or email.
+    Digest(DigestArgs),
     /// The whole pipeline against the built-in sandbox account.
     Demo(DemoArgs),
     /// The Stripe-compatible sandbox account.
@@ -142,6 +146,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::KeyLink(args) => pipeline::commands::key_link(&g.config()?, &args),
         Command::Vacuum(args) => pipeline::commands::vacuum(&g.config()?, &args).await,
         Command::Query(args) => pipeline::commands::query(&g.config()?, &args).await,
+        Command::Report(args) => pipeline::commands::report(&g.config()?, &args).await,
+        Command::Digest(args) => pipeline::commands::digest(&g.config()?, &args).await,
         Command::Demo(args) => pipeline::demo::demo(args, g.runtime()).await,
         Command::Sandbox(command) => crate::sandbox::command::run(command).await,
         Command::Bench(command) => crate::bench::run(command).await,

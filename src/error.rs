@@ -82,6 +82,8 @@ pub enum Error {
     Transform(#[from] TransformError),
     #[error(transparent)]
     Visitors(#[from] VisitorError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
 }
 
 impl Error {
@@ -102,6 +104,7 @@ impl Error {
             Error::Visitors(VisitorError::Storage(e)) => storage_class(e),
             Error::Visitors(VisitorError::Unavailable { .. }) => ExitClass::Transient,
             Error::Visitors(_) => ExitClass::Usage,
+            Error::Report(e) => report_class(e),
         }
     }
 
@@ -148,6 +151,17 @@ fn stripe_class(e: &StripeError) -> ExitClass {
         StripeError::Exhausted { .. } | StripeError::Unreachable { .. } => ExitClass::Transient,
         StripeError::Setup(_) => ExitClass::Usage,
         StripeError::NotFound { .. } | StripeError::Api { .. } => ExitClass::Partial,
+    }
+}
+
+fn report_class(e: &crate::report::ReportError) -> ExitClass {
+    use crate::report::ReportError;
+    match e {
+        ReportError::NoMarts(_) | ReportError::AsOf { .. } => ExitClass::Usage,
+        ReportError::Transform(e) => transform_class(e),
+        // Reading committed marts fails when the store does (as in the transform): retry later.
+        ReportError::Query(_) => ExitClass::Transient,
+        ReportError::Write { .. } => ExitClass::Usage,
     }
 }
 

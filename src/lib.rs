@@ -6,6 +6,7 @@
 //!   tables, manifests and state), `stripe` (client, key rules, stream registry, schemas);
 //! * the stages: `extract` (Stripe → raw tables), `visitors` (web-analytics exports → raw
 //!   visitor events), `transform` (the SQL models of `sql/` → marts, and `query`);
+//! * `report` (the HTML report and the daily digest, read from the marts);
 //! * `error` (typed errors and their exit codes), `pipeline` (which stages a command runs, the
 //!   verdict, the run summary, and the commands that are not stages), `cli` (clap types);
 //! * beside them: `sandbox` (the Stripe-compatible account, its oracle), `bench`, `docs`,
@@ -20,6 +21,7 @@ pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod pipeline;
+pub mod report;
 pub mod sandbox;
 pub mod storage;
 pub mod stripe;

@@ -1,4 +1,5 @@
-//! The commands that are not stages of a run: `check`, `key-link`, `query`, `vacuum`.
+//! The commands that are not stages of a run: `check`, `key-link`, `query`, `vacuum`, `report`,
+//! `digest`.
 
 use serde_json::json;
 
@@ -32,6 +33,29 @@ pub struct VacuumArgs {
     /// Report what would be deleted, delete nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The HTML file to write.
+    #[arg(long, default_value = "report.html")]
+    pub out: std::path::PathBuf,
+    /// The marts' as-of day (refused if the marts were built for another: run `transform
+    /// --as-of` first).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Months of MRR, movements and revenue shown, ending with the as-of month.
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub months: u32,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DigestArgs {
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::report::DigestFormat,
+    /// The day reported (the marts' as-of day; refused if they were built for another).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub as_of: Option<chrono::NaiveDate>,
 }
 
 /// `stripelake check`: the key rules, `/v1/balance`, then every permission the selected streams
@@ -97,6 +121,51 @@ pub async fn query(cfg: &Config, args: &crate::transform::query::QueryArgs) -> R
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     crate::transform::query::run(&storage, args, &mut out).await?;
     std::io::Write::flush(&mut out).map_err(|e| Error::io("writing the result", e))
+}
+
+/// `stripelake report`: the HTML file, then the summary line (where it is, its size, the as-of).
+pub async fn report(cfg: &Config, args: &ReportArgs) -> Result<(), Error> {
+    let storage = Storage::open_existing(&cfg.storage.url, &cfg.storage.options)?;
+    storage.probe_readable().await?;
+    let (report, html) = crate::report::report(&storage, args.as_of, args.months).await?;
+    write_file(&args.out, html.as_bytes())?;
+    crate::telemetry::print_summary(&json!({
+        "command": "report",
+        "status": "ok",
+        "exit_code": 0,
+        "out": args.out.display().to_string(),
+        "bytes": html.len(),
+        "as_of": report.as_of,
+        "months": report.months,
+        "settlement_currency": report.settlement_currency,
+    }));
+    Ok(())
+}
+
+/// `stripelake digest`: the digest alone on stdout (a task posts it as it is).
+pub async fn digest(cfg: &Config, args: &DigestArgs) -> Result<(), Error> {
+    let storage = Storage::open_existing(&cfg.storage.url, &cfg.storage.options)?;
+    storage.probe_readable().await?;
+    let (_, text) = crate::report::digest(&storage, args.as_of, args.format).await?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it, so a reader never sees half.
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
+    let failed = |source| {
+        Error::from(crate::report::ReportError::Write {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    std::fs::write(&tmp, bytes).map_err(failed)?;
+    std::fs::rename(&tmp, path).map_err(failed)
 }
 
 /// `stripelake vacuum`: deletes the data files no manifest names, older than the minimum age.

@@ -190,13 +190,16 @@ struct Window {
     offset: i64,
 }
 
-/// The configured windows (`last_N_days`), and with `report_ranges` what the report and the
-/// digest compare them with: `previous_N_days` (the N days before) for each, and the single
-/// days `last_1_days` (as_of), `previous_1_days` and `week_before_1_days` (as_of − 7).
+/// The configured windows (`last_N_days`), and with `report_ranges` the 30 days and the day the
+/// report and the digest show and what they compare them with: `previous_N_days` (the N days
+/// before) for each, `previous_1_days` and `week_before_1_days` (as_of − 7).
 fn kpi_windows(p: &Params) -> Vec<Window> {
     let mut lengths: Vec<i64> = p.kpi_windows_days.iter().map(|d| *d as i64).collect();
-    if p.report_ranges && !lengths.contains(&1) {
-        lengths.push(1);
+    // The report's tiles compare 30 days, the digest single days, whatever else is configured.
+    for needed in [1, 30] {
+        if p.report_ranges && !lengths.contains(&needed) {
+            lengths.push(needed);
+        }
     }
     let mut out = Vec::new();
     for d in lengths {
