@@ -92,6 +92,22 @@ fn demo_serves_the_sandbox_and_writes_its_outputs() {
             .exists()
     );
     assert!(dir.path().join("data/sandbox/visitor_events.csv").exists());
+    // The report beside the lake, and the headline as a table for the person at the terminal.
+    let report = std::fs::read_to_string(dir.path().join("data/report.html")).expect("report.html");
+    assert!(report.contains("data-tile=\"mrr\""));
+    let err = text(&out.stderr);
+    let table: Vec<&str> = err
+        .lines()
+        .skip_while(|l| !l.contains("the report is"))
+        .skip(1)
+        .take(10)
+        .collect();
+    assert!(
+        table[0].contains("30 days to")
+            && table[1].trim_start().starts_with("MRR ")
+            && table[1].contains('$'),
+        "{err}"
+    );
     assert_eq!(
         summary["stages_run"],
         serde_json::json!(["extract", "load-visitors", "transform"])

@@ -61,7 +61,15 @@ pub async fn demo(args: DemoArgs, runtime: RuntimeConfig) -> Result<(), Error> {
     let mut reports = run_stages(&ctx, &key, &plan, live, &LoadVisitorsArgs::default()).await;
     shorten_models(&mut reports);
     let headline = headline(&ctx.storage).await;
-    tell(&args.out, &sandbox, reachable, &reports, &headline);
+    let report = write_report(&ctx.storage, &args.out).await;
+    tell(
+        &args.out,
+        &sandbox,
+        reachable,
+        &reports,
+        &headline,
+        report.as_ref(),
+    );
     let stages_run: Vec<&str> = reports
         .iter()
         .filter(|r| r.status != Status::Skipped)
@@ -80,7 +88,8 @@ pub async fn demo(args: DemoArgs, runtime: RuntimeConfig) -> Result<(), Error> {
             args.out.join("raw").display().to_string(),
             args.out.join("marts").display().to_string(),
             expected_path.display().to_string(),
-            visitors_path.display().to_string()
+            visitors_path.display().to_string(),
+            args.out.join("report.html").display().to_string()
         ]),
     );
     ctx.finish("demo", &reports, extra).await
@@ -123,6 +132,7 @@ fn tell(
     reachable: usize,
     reports: &[StageReport],
     headline: &Value,
+    report: Option<&crate::report::page::Report>,
 ) {
     let objects = sandbox.with_account(|a| a.store.total_objects());
     let detail = |stage: Stage| {
@@ -141,14 +151,16 @@ fn tell(
         detail(Stage::Extract)["totals"]["rows"],
         out.display()
     );
-    let mut kpis = headline.clone();
-    if let Some(k) = kpis.as_object_mut() {
-        k.remove("attribution");
+    match report {
+        Some(r) => eprintln!(
+            "demo: built the models into {}/marts; the report is {}/report.html\n{}",
+            out.display(),
+            out.display(),
+            crate::report::html::kpi_table(r, &crate::report::money::Currencies::from_seed())
+                .trim_end()
+        ),
+        None => eprintln!("demo: built the models into {}/marts", out.display()),
     }
-    eprintln!(
-        "demo: built the models into {}/marts: {kpis}",
-        out.display()
-    );
     let split: Vec<String> = headline["attribution"]
         .as_array()
         .into_iter()
@@ -166,6 +178,28 @@ fn tell(
         detail(Stage::LoadVisitors)["visitors"]["rows"],
         split.join(", ")
     );
+}
+
+/// `report.html` beside the lake; `None` (and a warning) when the marts cannot be read, since
+/// the run's own summary already says why.
+async fn write_report(storage: &Storage, out: &Path) -> Option<crate::report::page::Report> {
+    let built = crate::report::report(storage, None, 12).await;
+    let written = built.and_then(|(report, html)| {
+        let path = out.join("report.html");
+        std::fs::write(&path, html)
+            .map(|_| report)
+            .map_err(|source| crate::report::ReportError::Write {
+                path: path.display().to_string(),
+                source,
+            })
+    });
+    match written {
+        Ok(report) => Some(report),
+        Err(e) => {
+            tracing::warn!(error = %e, "The demo could not write its report.");
+            None
+        }
+    }
 }
 
 fn storage_url(out: &Path) -> String {
