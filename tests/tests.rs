@@ -22,6 +22,8 @@ mod keys;
 mod modules;
 /// `run` when parts fail: one summary, printed and written, with the process's exit code.
 mod pipeline;
+/// `report` (every number against `query`, and in a real browser) and `digest` (by hand).
+mod report;
 /// The generated account: coherent, complete for every lifecycle, deterministic by seed.
 mod sandbox_account;
 /// Auth, restricted-key permissions, modes, rate limiting and injected faults.
