@@ -14,6 +14,13 @@ onto Airflow's outcomes:
 The data interval reaches the binary as `--as-of` (the last day the marts cover). Extraction is
 incremental from its own cursors, so a retried or re-run interval never loses or doubles a row.
 
+After the models, `digest` posts the day's numbers (`stripelake digest --format slack`) to the
+Slack incoming webhook of the Airflow connection `stripelake_slack` (or the one named by
+STRIPELAKE_SLACK_CONN_ID): the webhook URL is the connection's password (or host), so the secret
+lives in Airflow's connections or secrets backend, never in this repository (a plain HTTPS POST:
+no Slack provider needed). No such connection: the digest goes to the task log and the task is
+skipped.
+
 Environment the tasks read (set them on the worker or in the task's `env`):
     STRIPELAKE_BIN       path to the binary (default: `stripelake` on PATH)
     STRIPE_API_KEY       the restricted key (or the variable named by [stripe] api_key_env)
@@ -21,8 +28,11 @@ Environment the tasks read (set them on the worker or in the task's `env`):
     STRIPELAKE_VISITORS  the web-analytics export (path, glob or store URL), unless in pipeline.toml
 """
 
+import json
 import os
 import subprocess
+import urllib.error
+import urllib.request
 from datetime import datetime, timedelta
 
 from airflow import DAG
@@ -37,12 +47,23 @@ TRANSIENT = 5
 NOTHING_TO_DO = 99
 
 
+SLACK_CONNECTION = os.environ.get("STRIPELAKE_SLACK_CONN_ID", "stripelake_slack")
+
+
+def command(*args):
+    binary = os.environ.get("STRIPELAKE_BIN", "stripelake")
+    return [binary, "--log-format", "json", *args]
+
+
 def run_stage(*args, **context):
     """Runs `stripelake --log-format json <args>`; the JSON logs go to the task log."""
-    binary = os.environ.get("STRIPELAKE_BIN", "stripelake")
-    command = [binary, "--log-format", "json", *args]
-    print("running:", " ".join(command), flush=True)
-    code = subprocess.run(command, check=False).returncode
+    line = command(*args)
+    print("running:", " ".join(line), flush=True)
+    raise_for(subprocess.run(line, check=False).returncode)
+
+
+def raise_for(code):
+    """The Airflow outcome of an exit code."""
     if code == 0:
         return
     if code == NOTHING_TO_DO:
@@ -50,6 +71,54 @@ def run_stage(*args, **context):
     if code == TRANSIENT:
         raise AirflowException("stripelake: transient failure (exit 5), Airflow retries")
     raise AirflowFailException(f"stripelake exited {code}: see the log above; retrying will not help")
+
+
+def webhook_url():
+    """The Slack webhook URL from the Airflow connection, or None when there is none."""
+    try:
+        from airflow.sdk import BaseHook  # Airflow 3
+    except ImportError:  # Airflow 2
+        from airflow.hooks.base import BaseHook
+    try:
+        conn = BaseHook.get_connection(SLACK_CONNECTION)
+    except Exception as e:  # AirflowNotFoundException, under several names across versions
+        print(f"no Airflow connection `{SLACK_CONNECTION}` ({type(e).__name__}): not posting")
+        return None
+    for value in (conn.password, conn.host):
+        if value and value.startswith(("https://", "http://")):
+            return value
+    raise AirflowFailException(
+        f"connection `{SLACK_CONNECTION}` has no webhook URL: put the Slack incoming-webhook URL "
+        "in its password (or host)"
+    )
+
+
+def post_digest(ds, **context):
+    """`stripelake digest --format slack` for the interval's day, posted to Slack."""
+    line = command("digest", "--format", "slack", "--as-of", ds)
+    print("running:", " ".join(line), flush=True)
+    done = subprocess.run(line, check=False, capture_output=True, text=True)
+    print(done.stderr, end="", flush=True)
+    raise_for(done.returncode)
+    payload = json.loads(done.stdout)
+    print(payload["text"])
+    url = webhook_url()
+    if url is None:
+        print(done.stdout)
+        raise AirflowSkipException(f"no `{SLACK_CONNECTION}` connection: the digest is in the log")
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            print(f"posted the digest to Slack ({answer.status})")
+    except urllib.error.HTTPError as e:
+        # 4xx: the webhook is wrong or revoked (a person must fix it); 5xx: Slack, retry.
+        if e.code < 500:
+            raise AirflowFailException(f"Slack refused the digest: {e.code} {e.reason}")
+        raise AirflowException(f"Slack failed: {e.code} {e.reason}")
+    except urllib.error.URLError as e:
+        raise AirflowException(f"cannot reach Slack: {e.reason}")
 
 
 with DAG(
@@ -81,4 +150,10 @@ with DAG(
         op_args=["transform", "--as-of", "{{ ds }}"],
         trigger_rule="none_failed",
     )
-    extract >> load_visitors >> transform
+    # The day's numbers to Slack (skipped without the connection); a failed post never fails
+    # the data: the marts are committed by then.
+    digest = PythonOperator(
+        task_id="digest",
+        python_callable=post_digest,
+    )
+    extract >> load_visitors >> transform >> digest
