@@ -519,11 +519,88 @@ fn every_number_in_the_report_is_what_query_returns() {
     assert!(!marts_experiments.is_empty());
     assert_eq!(island_experiments, marts_experiments);
     assert_eq!(data["as_of"], last.as_str());
-    assert!(
-        data["last_extracted"].is_string(),
-        "{}",
-        data["last_extracted"]
+
+    // The channel table's visitors and revenue per visitor; MRR by currency on as_of.
+    let channel_rows: Vec<Value> = query(
+        d,
+        &lake,
+        "SELECT channel, gross_revenue_settlement AS gross, unique_visitors AS visitors, \
+         CAST(revenue_per_visitor AS DOUBLE) AS rpv FROM revenue_per_visitor WHERE range_name = \
+         'last_30_days' AND channel <> 'All' AND (unique_visitors > 0 OR \
+         gross_revenue_settlement > 0) ORDER BY gross DESC, channel",
+    )
+    .into_iter()
+    .map(Value::Object)
+    .collect();
+    let listed = |rows: &[Value], keys: &[&str]| -> Vec<String> {
+        rows.iter()
+            .map(|r| {
+                keys.iter()
+                    .map(|k| r[*k].to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    };
+    let island_channels = data["channels"].as_array().expect("channels");
+    assert_eq!(
+        listed(island_channels, &["channel", "gross", "visitors"]),
+        listed(&channel_rows, &["channel", "gross", "visitors"])
     );
+    for (shown, marts) in island_channels.iter().zip(&channel_rows) {
+        let (a, b) = (shown["revenue_per_visitor"].as_f64(), marts["rpv"].as_f64());
+        assert!(
+            a.zip(b).is_some_and(|(a, b)| (a - b).abs() < 0.005),
+            "{shown} vs {marts}"
+        );
+        let per_visitor = usd(b.expect("rpv").round() as i64);
+        let cell = format!("<td class=\"num\">{per_visitor}</td></tr>");
+        assert!(html.contains(&cell), "the channel table lacks {cell}");
+    }
+    let per_currency: Vec<Value> = query(
+        d,
+        &lake,
+        &format!(
+            "SELECT currency, mrr, active_subscriptions FROM mrr_daily WHERE basis = 'native' \
+             AND date = DATE '{last}' AND mrr > 0 ORDER BY mrr DESC, currency"
+        ),
+    )
+    .into_iter()
+    .map(Value::Object)
+    .collect();
+    let keys = ["currency", "mrr", "active_subscriptions"];
+    assert_eq!(
+        listed(data["currencies"].as_array().expect("currencies"), &keys),
+        listed(&per_currency, &keys)
+    );
+
+    // When the data was last extracted: the newest row of any raw Stripe table.
+    let streams: Vec<String> = query(
+        d,
+        &lake,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw' AND \
+         table_name <> 'visitor_events'",
+    )
+    .iter()
+    .map(|r| {
+        format!(
+            "SELECT max(_extracted_at) AS at FROM raw.{}",
+            string(r, "table_name")
+        )
+    })
+    .collect();
+    assert!(streams.len() > 10, "{streams:?}");
+    let newest = query(
+        d,
+        &lake,
+        &format!(
+            "SELECT CAST(max(at) AS VARCHAR) AS at FROM ({}) e",
+            streams.join(" UNION ALL ")
+        ),
+    );
+    assert_eq!(data["last_extracted"], newest[0]["at"]);
+    let shown = newest[0]["at"].as_str().expect("a time");
+    assert!(html.contains(&format!("data last extracted {shown}")));
 
     // An as-of the marts were not built for is refused with the command that builds it.
     let other = as_of.pred_opt().expect("day").to_string();

@@ -166,13 +166,21 @@ pub async fn build(
 }
 
 async fn last_extracted(ctx: &SessionContext) -> Result<Option<String>, ReportError> {
-    let found = rows(
-        ctx,
-        "SELECT CAST(max(at) AS VARCHAR) AS at FROM (SELECT max(_extracted_at) AS at FROM \
-         raw.balance_transactions UNION ALL SELECT max(_extracted_at) FROM raw.subscriptions \
-         UNION ALL SELECT max(_extracted_at) FROM raw.charges) e",
-    )
-    .await?;
+    // Every Stripe stream's raw table in the lake: the newest row of any of them.
+    let newest: Vec<String> = crate::stripe::STREAMS
+        .iter()
+        .map(|s| format!("raw.{}", s.name))
+        .filter(|t| ctx.table_exist(t.as_str()).unwrap_or(false))
+        .map(|t| format!("SELECT max(_extracted_at) AS at FROM {t}"))
+        .collect();
+    if newest.is_empty() {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT CAST(max(at) AS VARCHAR) AS at FROM ({}) e",
+        newest.join(" UNION ALL ")
+    );
+    let found = rows(ctx, &sql).await?;
     Ok(found
         .first()
         .map(|r| text(r, "at"))
