@@ -157,7 +157,9 @@ fn stripe_class(e: &StripeError) -> ExitClass {
 fn report_class(e: &crate::report::ReportError) -> ExitClass {
     use crate::report::ReportError;
     match e {
-        ReportError::NoMarts(_) | ReportError::AsOf { .. } => ExitClass::Usage,
+        ReportError::NoMarts(_) | ReportError::AsOf { .. } | ReportError::Stale(_) => {
+            ExitClass::Usage
+        }
         ReportError::Transform(e) => transform_class(e),
         // Reading committed marts fails when the store does (as in the transform): retry later.
         ReportError::Query(_) => ExitClass::Transient,

@@ -26,6 +26,9 @@
 --   new_subscribers: customers with a `new` MRR movement in the range
 --   net_mrr_movement: Σ the settlement MRR movements of the range (excluding the FX adjustment)
 --   disputes_opened: disputes created in the range
+--   settlement_currency: the currency of every settlement amount (the same on every row)
+--   last_extracted_at: when the newest balance transaction, subscription or charge was
+--       extracted (UTC; the same on every row)
 WITH first_charges AS (
     SELECT customer_key, min(date) AS first_day
     FROM int_ledger
@@ -118,8 +121,11 @@ SELECT
     COALESCE(cl.active_customers, 0) AS active_customers,
     COALESCE(s.new_subscribers, 0) AS new_subscribers,
     COALESCE(mv.net_mrr_movement, 0) AS net_mrr_movement,
-    COALESCE(o.disputes_opened, 0) AS disputes_opened
+    COALESCE(o.disputes_opened, 0) AS disputes_opened,
+    cfg.settlement_currency,
+    cfg.last_extracted_at
 FROM int_kpi_ranges r
+CROSS JOIN stg_settings cfg
 LEFT JOIN revenue v ON v.range_name = r.range_name
 LEFT JOIN failed f ON f.range_name = r.range_name
 LEFT JOIN newcomers n ON n.range_name = r.range_name

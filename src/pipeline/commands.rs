@@ -164,8 +164,11 @@ fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
     }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".partial");
-    std::fs::write(&tmp, bytes).map_err(failed)?;
-    std::fs::rename(&tmp, path).map_err(failed)
+    let written = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(failed)
 }
 
 /// `stripelake vacuum`: deletes the data files no manifest names, older than the minimum age.

@@ -13,7 +13,7 @@ pub async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Map<String, Val
     let batches = ctx
         .sql(sql)
         .await
-        .map_err(|e| ReportError::Query(format!("{sql}: {e}")))?
+        .map_err(|e| ReportError::Stale(e.strip_backtrace()))?
         .collect()
         .await
         .map_err(|e| ReportError::Query(format!("{sql}: {e}")))?;
@@ -93,6 +93,10 @@ pub struct Kpis {
     pub net_mrr_movement: i64,
     pub unique_visitors: i64,
     pub revenue_per_visitor: Option<f64>,
+    /// The transform's settlement currency and when the newest data was extracted (the same in
+    /// every range).
+    pub settlement_currency: String,
+    pub last_extracted_at: Option<String>,
 }
 
 /// Every range of `kpi_summary`, by name.
@@ -104,7 +108,8 @@ pub async fn kpis(ctx: &SessionContext) -> Result<Vec<Kpis>, ReportError> {
          gross_revenue_settlement, net_revenue_settlement, transactions, new_customers, \
          new_subscribers, churned_subscriptions, failed_payments, disputes_opened, \
          net_mrr_movement, unique_visitors, CAST(revenue_per_visitor AS VARCHAR) AS \
-         revenue_per_visitor FROM kpi_summary ORDER BY range_name",
+         revenue_per_visitor, settlement_currency, CAST(last_extracted_at AS VARCHAR) AS \
+         last_extracted_at FROM kpi_summary ORDER BY range_name",
     )
     .await?;
     Ok(found
@@ -128,6 +133,8 @@ pub async fn kpis(ctx: &SessionContext) -> Result<Vec<Kpis>, ReportError> {
             net_mrr_movement: int(r, "net_mrr_movement"),
             unique_visitors: int(r, "unique_visitors"),
             revenue_per_visitor: decimal(r, "revenue_per_visitor"),
+            settlement_currency: currency_code(&text(r, "settlement_currency")),
+            last_extracted_at: Some(text(r, "last_extracted_at")).filter(|t| !t.is_empty()),
         })
         .collect())
 }
@@ -149,16 +156,13 @@ pub fn built_for(end_date: &str, asked: Option<NaiveDate>) -> Result<NaiveDate, 
     }
 }
 
-/// The currency settlement amounts are in (USD when no MRR was ever recorded).
-pub async fn settlement_currency(ctx: &SessionContext) -> Result<String, ReportError> {
-    Ok(rows(
-        ctx,
-        "SELECT currency FROM mrr_daily WHERE basis = 'settlement' LIMIT 1",
-    )
-    .await?
-    .first()
-    .map(|r| text(r, "currency"))
-    .unwrap_or_else(|| "usd".into()))
+/// A currency code as it may appear in a page or a query: ISO 4217 letters, lower case.
+pub fn currency_code(raw: &str) -> String {
+    raw.chars()
+        .filter(char::is_ascii_alphabetic)
+        .take(8)
+        .collect::<String>()
+        .to_lowercase()
 }
 
 /// The first day of `d`'s month.

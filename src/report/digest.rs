@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::ReportError;
-use super::data::{Kpis, built_for, int, kpis, range, rows, settlement_currency, text};
+use super::data::{Kpis, built_for, int, kpis, range, rows, text};
 use super::money::{Currencies, group};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -56,7 +56,8 @@ const FIGURES: &[FigureOf] = &[
     }),
     ("payments", "Payments", false, |k| k.transactions),
     ("new_customers", "New customers", false, |k| k.new_customers),
-    ("new_subscriptions", "New subscriptions", false, |k| {
+    // Customers who started paying for a subscription (a second one is expansion, METRICS §3).
+    ("new_subscribers", "New subscribers", false, |k| {
         k.new_subscribers
     }),
     (
@@ -85,7 +86,7 @@ pub async fn build(ctx: &SessionContext, as_of: Option<NaiveDate>) -> Result<Dig
         range(&all, "week_before_1_days")?,
     );
     let built = built_for(&day.end_date, as_of)?;
-    let currency = settlement_currency(ctx).await?;
+    let currency = day.settlement_currency.clone();
     // The new customer (first payment that day) with the most net sales that day.
     let largest = rows(
         ctx,
@@ -128,11 +129,13 @@ impl Digest {
         }
     }
 
-    fn newcomer(&self, c: &Currencies) -> String {
+    /// The largest new customer, its key passed through `escape` (keys hold billing emails,
+    /// which payers write).
+    fn newcomer(&self, c: &Currencies, escape: fn(&str) -> String) -> String {
         match &self.largest_new_customer {
             Some(n) => format!(
                 "{} ({})",
-                n.customer_key,
+                escape(&n.customer_key),
                 c.format(n.net_sales, &self.currency)
             ),
             None => "none".into(),
@@ -197,7 +200,11 @@ impl Digest {
                 .collect();
             let _ = writeln!(out, "{}", line.join("   ").trim_end());
         }
-        let _ = write!(out, "Largest new customer: {}", self.newcomer(c));
+        let _ = write!(
+            out,
+            "Largest new customer: {}",
+            self.newcomer(c, str::to_string)
+        );
         out
     }
 
@@ -219,7 +226,11 @@ impl Digest {
                 self.shown(c, f, f.week_before)
             );
         }
-        let _ = write!(out, "\nLargest new customer: {}", self.newcomer(c));
+        let _ = write!(
+            out,
+            "\nLargest new customer: {}",
+            self.newcomer(c, markdown_text)
+        );
         out
     }
 
@@ -259,7 +270,64 @@ impl Digest {
             {"type": "header", "text": {"type": "plain_text", "text": format!("Stripe digest — {}", self.day)}},
             {"type": "section", "fields": fields},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
-                "Largest new customer: {} · amounts in {}", self.newcomer(c), self.currency.to_uppercase())}]},
+                "Largest new customer: {} · amounts in {}", self.newcomer(c, slack_text), self.currency.to_uppercase())}]},
         ]})
+    }
+}
+
+/// Text inside a Markdown table cell or line: `|` would end the cell, `*` start emphasis, `<`
+/// an HTML tag. (`_` stays: every Stripe id has one, and inside a word it emphasises nothing.)
+fn markdown_text(raw: &str) -> String {
+    let mut out = String::new();
+    for ch in raw.chars() {
+        if matches!(ch, '|' | '*' | '`' | '[' | ']' | '<' | '>' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Text in Slack mrkdwn: `&`, `<` and `>` are control characters (`<!channel>` pings everyone).
+fn slack_text(raw: &str) -> String {
+    raw.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customer_keys_cannot_format_or_ping() {
+        let digest = Digest {
+            day: "2026-03-08".into(),
+            day_before: "2026-03-07".into(),
+            week_before: "2026-03-01".into(),
+            currency: "usd".into(),
+            figures: Vec::new(),
+            largest_new_customer: Some(NewCustomer {
+                customer_key: "email:<!channel>|*a*@x.io".into(),
+                net_sales: 100,
+            }),
+        };
+        let c = Currencies::from_seed();
+        let slack = digest.render(&c, DigestFormat::Slack);
+        assert!(!slack.contains("<!channel>"), "{slack}");
+        assert!(
+            slack.contains("email:&lt;!channel&gt;|*a*@x.io ($1.00)"),
+            "{slack}"
+        );
+        let markdown = digest.render(&c, DigestFormat::Markdown);
+        assert!(
+            markdown.ends_with("email:\\<!channel\\>\\|\\*a\\*@x.io ($1.00)"),
+            "{markdown}"
+        );
+        let text = digest.render(&c, DigestFormat::Text);
+        assert!(
+            text.ends_with("email:<!channel>|*a*@x.io ($1.00)"),
+            "{text}"
+        );
     }
 }

@@ -54,7 +54,7 @@ pub fn page(r: &Report, c: &Currencies) -> String {
         esc(&r.as_of),
         r.months,
         esc(&r.first_day),
-        cur.to_uppercase(),
+        esc(&cur.to_uppercase()),
         esc(r.last_extracted.as_deref().unwrap_or("never"))
     );
     tiles(&mut out, r, c);
@@ -95,9 +95,12 @@ pub fn page(r: &Report, c: &Currencies) -> String {
         per_currency(&mut out, r, c);
     }
     reconstructed(&mut out, r);
+    // No `<`, `>` or `&` inside the island: nothing in the data can end it or open a comment.
     let data = serde_json::to_string(r)
         .unwrap_or_default()
-        .replace("</", "<\\/");
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
     let _ = write!(
         out,
         "<footer>Built by stripelake from the committed marts (<code>stripelake report</code>); \
@@ -117,8 +120,9 @@ pub struct Kpi {
     pub label: &'static str,
     pub now: String,
     pub before: String,
-    pub now_value: f64,
-    pub before_value: f64,
+    /// `None`: no figure (revenue per visitor without visitor data).
+    pub now_value: Option<f64>,
+    pub before_value: Option<f64>,
     /// Green when it rises (MRR), or red (churn, failed payments).
     pub higher_is_better: bool,
 }
@@ -132,8 +136,8 @@ pub fn kpis(r: &Report, c: &Currencies) -> Vec<Kpi> {
         label,
         now: c.format(of(now), cur),
         before: c.format(of(before), cur),
-        now_value: of(now) as f64,
-        before_value: of(before) as f64,
+        now_value: Some(of(now) as f64),
+        before_value: Some(of(before) as f64),
         higher_is_better: true,
     };
     let count = |key, label, of: fn(&Kpis) -> i64| Kpi {
@@ -141,8 +145,8 @@ pub fn kpis(r: &Report, c: &Currencies) -> Vec<Kpi> {
         label,
         now: group_signed(of(now)),
         before: group_signed(of(before)),
-        now_value: of(now) as f64,
-        before_value: of(before) as f64,
+        now_value: Some(of(now) as f64),
+        before_value: Some(of(before) as f64),
         higher_is_better: true,
     };
     let worse = |k: Kpi| Kpi {
@@ -176,8 +180,8 @@ pub fn kpis(r: &Report, c: &Currencies) -> Vec<Kpi> {
             label: "Revenue per visitor",
             now: rpv(now.revenue_per_visitor),
             before: rpv(before.revenue_per_visitor),
-            now_value: now.revenue_per_visitor.unwrap_or(0.0),
-            before_value: before.revenue_per_visitor.unwrap_or(0.0),
+            now_value: now.revenue_per_visitor,
+            before_value: before.revenue_per_visitor,
             higher_is_better: true,
         },
     ]
@@ -185,7 +189,10 @@ pub fn kpis(r: &Report, c: &Currencies) -> Vec<Kpi> {
 
 /// The change of a KPI against the period before: its class, arrow and percentage.
 fn change(k: &Kpi) -> (&'static str, &'static str, String) {
-    let delta = k.now_value - k.before_value;
+    let (Some(now), Some(before)) = (k.now_value, k.before_value) else {
+        return ("", "", String::new());
+    };
+    let delta = now - before;
     let (better, worse) = match k.higher_is_better {
         true => ("good", "bad"),
         false => ("bad", "good"),
@@ -195,7 +202,7 @@ fn change(k: &Kpi) -> (&'static str, &'static str, String) {
         d if d < 0.0 => (worse, "▼"),
         _ => ("", "="),
     };
-    let pct = match k.before_value {
+    let pct = match before {
         b if b != 0.0 => format!("{:+.1} %", delta / b.abs() * 100.0),
         _ => String::new(),
     };
@@ -252,8 +259,8 @@ fn tiles(out: &mut String, r: &Report, c: &Currencies) {
             out,
             "<div class=\"tile\" data-tile=\"{}\" data-value=\"{}\" data-previous=\"{}\"><div class=\"label\">{}</div><div class=\"value\">{}</div><div class=\"change {class}\">{arrow} vs {}{pct}</div></div>",
             k.key,
-            k.now_value,
-            k.before_value,
+            k.now_value.map(|v| v.to_string()).unwrap_or_default(),
+            k.before_value.map(|v| v.to_string()).unwrap_or_default(),
             esc(k.label),
             esc(&k.now),
             esc(&k.before)
@@ -524,7 +531,7 @@ fn per_currency(out: &mut String, r: &Report, c: &Currencies) {
         let _ = write!(
             out,
             "<div class=\"card\"><strong>{} · {} · {} active</strong>{}</div>",
-            v.currency.to_uppercase(),
+            esc(&v.currency.to_uppercase()),
             esc(&money(v.mrr)),
             v.active_subscriptions,
             svg::line(
@@ -561,4 +568,57 @@ fn reconstructed(out: &mut String, r: &Report) {
             &pct
         )
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::page::{Channel, CurrencyMrr, Experiment, TopCustomer};
+
+    /// Names come from visitor exports, billing emails and the account: none of them can end
+    /// the data island, open a comment or an element, or leave an attribute.
+    #[test]
+    fn data_cannot_break_out_of_the_page() {
+        let hostile = "<!--<script>x</script>\"&<zz";
+        let report = Report {
+            as_of: "2026-03-08".into(),
+            settlement_currency: "usd\"><zz".into(),
+            channels: vec![Channel {
+                channel: hostile.into(),
+                gross: 5,
+                visitors: 1,
+                revenue_per_visitor: Some(5.0),
+            }],
+            experiments: vec![Experiment {
+                experiment: hostile.into(),
+                variant: hostile.into(),
+                ..Default::default()
+            }],
+            top_customers: vec![TopCustomer {
+                rank: 1,
+                customer_key: hostile.into(),
+                ..Default::default()
+            }],
+            currencies: vec![
+                CurrencyMrr {
+                    currency: "usd".into(),
+                    ..Default::default()
+                },
+                CurrencyMrr {
+                    currency: "x\"><zz".into(),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let html = page(&report, &Currencies::from_seed());
+        assert_eq!(html.matches("<script").count(), 1, "{html}");
+        assert!(!html.contains("<!--") && !html.contains("<zz"), "{html}");
+        let open = "<script type=\"application/json\" id=\"report-data\">";
+        let start = html.find(open).expect("island") + open.len();
+        let end = start + html[start..].find("</script>").expect("closed");
+        let data: serde_json::Value = serde_json::from_str(&html[start..end]).expect("JSON");
+        assert_eq!(data["channels"][0]["channel"], hostile);
+        assert!(html[end..].starts_with("</script></main></body></html>"));
+    }
 }

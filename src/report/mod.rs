@@ -27,6 +27,13 @@ pub enum ReportError {
          run`) first"
     )]
     NoMarts(String),
+    /// A mart lacks a column the report reads: built by another version of the models.
+    #[error(
+        "the marts do not have what the report reads ({0}): rebuild them with `stripelake \
+         transform`"
+    )]
+    Stale(String),
+    /// Reading the committed files failed (the store): worth retrying.
     #[error("reading the marts failed: {0}")]
     Query(String),
     /// The tiles and day ranges are computed by the transform for its as-of day.
@@ -44,8 +51,18 @@ pub enum ReportError {
     },
 }
 
-/// The marts the report and the digest read; without them there is nothing to show.
-const NEEDED: &[&str] = &["kpi_summary", "mrr_daily", "revenue_daily"];
+/// Every mart the report and the digest read (all built by every transform).
+const NEEDED: &[&str] = &[
+    "kpi_summary",
+    "kpi_top_customers",
+    "kpi_recent_transactions",
+    "mrr_daily",
+    "mrr_subscription_daily",
+    "revenue_daily",
+    "revenue_per_visitor",
+    "experiment_revenue",
+    "customers",
+];
 
 /// Every committed table, or `NoMarts` when the transform has not run.
 async fn open(storage: &Storage) -> Result<SessionContext, ReportError> {

@@ -8,10 +8,10 @@ use serde::Serialize;
 
 use super::ReportError;
 use super::data::{
-    Kpis, built_for, date, decimal, int, kpis, month_of, range, rows, settlement_currency, text,
+    Kpis, built_for, currency_code, date, decimal, int, kpis, month_of, range, rows, text,
 };
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Report {
     pub as_of: String,
     pub first_day: String,
@@ -36,7 +36,7 @@ pub struct Report {
     pub currencies: Vec<CurrencyMrr>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct MrrPoint {
     pub date: String,
     pub mrr: i64,
@@ -68,7 +68,7 @@ pub struct Bridge {
     pub end: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct RevenueDay {
     pub date: String,
     pub gross: i64,
@@ -78,7 +78,7 @@ pub struct RevenueDay {
     pub net: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Channel {
     pub channel: String,
     pub gross: i64,
@@ -86,7 +86,7 @@ pub struct Channel {
     pub revenue_per_visitor: Option<f64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Experiment {
     pub experiment: String,
     pub variant: String,
@@ -96,7 +96,7 @@ pub struct Experiment {
     pub revenue_per_visitor: Option<f64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct TopCustomer {
     pub rank: i64,
     pub customer_key: String,
@@ -104,7 +104,7 @@ pub struct TopCustomer {
     pub charge_count: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Transaction {
     pub created: String,
     pub category: String,
@@ -114,14 +114,14 @@ pub struct Transaction {
     pub net_settlement: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Share {
     pub month: String,
     /// Per cent of the month's settlement MRR (summed over its days) from reconstructed states.
     pub reconstructed_pct: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct CurrencyMrr {
     pub currency: String,
     pub mrr: i64,
@@ -143,17 +143,16 @@ pub async fn build(
     let first = month_of(built)
         .checked_sub_months(Months::new(months.saturating_sub(1)))
         .unwrap_or(built);
-    let settlement = settlement_currency(ctx).await?;
     Ok(Report {
         as_of: built.to_string(),
         first_day: first.to_string(),
         months,
-        settlement_currency: settlement,
-        last_extracted: last_extracted(ctx).await?,
+        settlement_currency: current.settlement_currency.clone(),
+        last_extracted: current.last_extracted_at.clone(),
         mrr: month_ends(ctx, first, built, "basis = 'settlement'").await?,
         movements: movements(ctx, first, built).await?,
         bridge: bridge(ctx, month_of(built), built).await?,
-        revenue: revenue(ctx, first, built).await?,
+        revenue: revenue(ctx, first.max(daily_from(built)), built).await?,
         channels: channels(ctx).await?,
         experiments: experiments(ctx).await?,
         top_customers: top_customers(ctx).await?,
@@ -163,28 +162,6 @@ pub async fn build(
         current,
         previous,
     })
-}
-
-async fn last_extracted(ctx: &SessionContext) -> Result<Option<String>, ReportError> {
-    // Every Stripe stream's raw table in the lake: the newest row of any of them.
-    let newest: Vec<String> = crate::stripe::STREAMS
-        .iter()
-        .map(|s| format!("raw.{}", s.name))
-        .filter(|t| ctx.table_exist(t.as_str()).unwrap_or(false))
-        .map(|t| format!("SELECT max(_extracted_at) AS at FROM {t}"))
-        .collect();
-    if newest.is_empty() {
-        return Ok(None);
-    }
-    let sql = format!(
-        "SELECT CAST(max(at) AS VARCHAR) AS at FROM ({}) e",
-        newest.join(" UNION ALL ")
-    );
-    let found = rows(ctx, &sql).await?;
-    Ok(found
-        .first()
-        .map(|r| text(r, "at"))
-        .filter(|t| !t.is_empty()))
 }
 
 /// Month-end MRR of `mrr_daily` rows matching `filter` (the last point is `last`).
@@ -289,6 +266,15 @@ async fn bridge(
     })
 }
 
+/// The first day of the daily revenue chart: at most 13 months of days (≈ 5 marks a day), so
+/// a long `--months` keeps the file small.
+fn daily_from(last: NaiveDate) -> NaiveDate {
+    month_of(last)
+        .checked_sub_months(Months::new(12))
+        .unwrap_or(last)
+}
+
+/// Every day from `first` to `last`, zeros where nothing happened (the axis stays a calendar).
 async fn revenue(
     ctx: &SessionContext,
     first: NaiveDate,
@@ -304,15 +290,27 @@ async fn revenue(
         ),
     )
     .await?;
-    Ok(found
-        .iter()
-        .map(|r| RevenueDay {
-            date: text(r, "date"),
-            gross: int(r, "gross"),
-            refunds: int(r, "refunds"),
-            disputes: int(r, "disputes"),
-            fees: int(r, "fees"),
-            net: int(r, "net"),
+    let by_day: std::collections::HashMap<String, &serde_json::Map<String, serde_json::Value>> =
+        found.iter().map(|r| (text(r, "date"), r)).collect();
+    Ok(first
+        .iter_days()
+        .take_while(|d| *d <= last)
+        .map(|d| {
+            let date = d.to_string();
+            match by_day.get(&date) {
+                Some(r) => RevenueDay {
+                    date,
+                    gross: int(r, "gross"),
+                    refunds: int(r, "refunds"),
+                    disputes: int(r, "disputes"),
+                    fees: int(r, "fees"),
+                    net: int(r, "net"),
+                },
+                None => RevenueDay {
+                    date,
+                    ..RevenueDay::default()
+                },
+            }
         })
         .collect())
 }
@@ -443,11 +441,9 @@ async fn currencies(
     .await?;
     let mut out = Vec::new();
     for r in &found {
-        let currency = text(r, "currency");
-        let filter = format!(
-            "basis = 'native' AND currency = '{}'",
-            currency.replace('\'', "")
-        );
+        // A code of letters only: it goes into the query and the page as it is.
+        let currency = currency_code(&text(r, "currency"));
+        let filter = format!("basis = 'native' AND lower(currency) = '{currency}'");
         out.push(CurrencyMrr {
             mrr: int(r, "mrr"),
             active_subscriptions: int(r, "active_subscriptions"),

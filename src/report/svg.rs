@@ -128,7 +128,8 @@ fn nice_step(raw: f64) -> f64 {
 fn open(out: &mut String, frame: Frame, id: &str, label: &str) {
     let _ = write!(
         out,
-        r#"<svg class="chart" data-chart="{id}" viewBox="0 0 {} {}" role="img" aria-label="{}">"#,
+        r#"<svg class="chart" data-chart="{}" viewBox="0 0 {} {}" role="img" aria-label="{}">"#,
+        esc(id),
         frame.w,
         frame.h,
         esc(label)
@@ -397,7 +398,8 @@ pub fn hbars(
     let mut out = String::new();
     let _ = write!(
         out,
-        r#"<svg class="chart" data-chart="{id}" viewBox="0 0 {} {height}" role="img" aria-label="{}">"#,
+        r#"<svg class="chart" data-chart="{}" viewBox="0 0 {} {height}" role="img" aria-label="{}">"#,
+        esc(id),
         frame.w,
         esc(label)
     );
