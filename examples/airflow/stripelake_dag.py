@@ -11,7 +11,8 @@ onto Airflow's outcomes:
     5   transient failure after the binary's own retries                    -> Airflow retries
     99  nothing to do ([run] exit_99_when_nothing_to_do = true)             -> skipped
 
-The data interval reaches the binary as `--as-of` (the last day the marts cover). Extraction is
+The data interval (the day that just ended) reaches the binary as `--as-of` (the last day the
+marts cover). Extraction is
 incremental from its own cursors, so a retried or re-run interval never loses or doubles a row.
 
 After the models, `digest` posts the day's numbers (`stripelake digest --format slack`) to the
@@ -36,7 +37,13 @@ import urllib.request
 from datetime import datetime, timedelta
 
 from airflow import DAG
-from airflow.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowNotFoundException,
+    AirflowSkipException,
+)
 
 try:  # Airflow 3
     from airflow.providers.standard.operators.python import PythonOperator
@@ -81,8 +88,9 @@ def webhook_url():
         from airflow.hooks.base import BaseHook
     try:
         conn = BaseHook.get_connection(SLACK_CONNECTION)
-    except Exception as e:  # AirflowNotFoundException, under several names across versions
-        print(f"no Airflow connection `{SLACK_CONNECTION}` ({type(e).__name__}): not posting")
+    except AirflowNotFoundException:
+        # Only a missing connection skips: a secrets backend that is down raises, and retries.
+        print(f"no Airflow connection `{SLACK_CONNECTION}`: not posting")
         return None
     for value in (conn.password, conn.host):
         if value and value.startswith(("https://", "http://")):
@@ -113,18 +121,22 @@ def post_digest(ds, **context):
         with urllib.request.urlopen(request, timeout=30) as answer:
             print(f"posted the digest to Slack ({answer.status})")
     except urllib.error.HTTPError as e:
-        # 4xx: the webhook is wrong or revoked (a person must fix it); 5xx: Slack, retry.
-        if e.code < 500:
-            raise AirflowFailException(f"Slack refused the digest: {e.code} {e.reason}")
-        raise AirflowException(f"Slack failed: {e.code} {e.reason}")
-    except urllib.error.URLError as e:
-        raise AirflowException(f"cannot reach Slack: {e.reason}")
+        # 429/408 and 5xx: Slack, retry; any other 4xx: the webhook is wrong or revoked (a
+        # person must fix it).
+        if e.code >= 500 or e.code in (408, 429):
+            raise AirflowException(f"Slack failed: {e.code} {e.reason}")
+        raise AirflowFailException(f"Slack refused the digest: {e.code} {e.reason}")
+    except (urllib.error.URLError, TimeoutError) as e:
+        raise AirflowException(f"cannot reach Slack: {e}")
 
 
 with DAG(
     dag_id="stripelake",
     description="Stripe -> Parquet lake -> revenue, MRR and KPI marts",
-    schedule="@daily",
+    # A run covers the day that just ended: `ds` is that day (the data interval's start) under
+    # Airflow 2 and 3 alike. (Airflow 3's plain "@daily" is a trigger timetable whose `ds` is
+    # the run's own, unfinished day: the models would refuse it.)
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
@@ -150,8 +162,8 @@ with DAG(
         op_args=["transform", "--as-of", "{{ ds }}"],
         trigger_rule="none_failed",
     )
-    # The day's numbers to Slack (skipped without the connection); a failed post never fails
-    # the data: the marts are committed by then.
+    # The day's numbers to Slack (skipped without the connection). The marts are committed
+    # before it runs, so a failed post fails this task and the run, not the data.
     digest = PythonOperator(
         task_id="digest",
         python_callable=post_digest,
