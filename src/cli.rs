@@ -101,7 +101,7 @@ pub enum Command {
     Check(CheckArgs),
     /// Print Stripe's create-restricted-key URL with the needed read permissions pre-filled.
     KeyLink(KeyLinkArgs),
-    /// Delete data files no manifest names (left by crashed runs).
+    /// Delete data files no manifest names and work areas no run uses (left by crashed runs).
     Vacuum(VacuumArgs),
     /// SQL over the committed tables.
     Query(QueryArgs),

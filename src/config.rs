@@ -100,6 +100,13 @@ pub struct TransformConfig {
     /// One more KPI range with fixed dates, besides the windows.
     pub kpi_range: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
     pub models: Vec<String>,
+    /// The models' memory budget in bytes (sorts, aggregations and joins spill past it); `None`
+    /// = half of this machine's memory.
+    pub memory_limit: Option<u64>,
+    /// A local directory for the run's intermediate tables and spill files; `None` = the
+    /// lake's `_work/` (spill files: beside it on a local lake, else the system's temporary
+    /// directory).
+    pub work_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -201,6 +208,8 @@ impl Default for TransformConfig {
             kpi_windows_days: vec![7, 30],
             kpi_range: None,
             models: Vec::new(),
+            memory_limit: None,
+            work_dir: None,
         }
     }
 }
@@ -499,6 +508,59 @@ fn flag_list(
 mod tests;
 
 /// `START..END` as `YYYY-MM-DD..YYYY-MM-DD` (inclusive), for `kpi_range` and `--kpi-range`.
+/// `2GiB`, `512MiB`, `1.5GB`, `800mb` or bytes: a byte count of at least 1 MiB.
+pub fn parse_byte_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let bad = || format!("`{text}`: expected a size like 2GiB, 512MiB or 1.5GB");
+    let n: f64 = number.parse().map_err(|_| bad())?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kib" | "k" => 1024.0,
+        "mib" | "m" => 1024.0 * 1024.0,
+        "gib" | "g" => 1024.0 * 1024.0 * 1024.0,
+        "tib" | "t" => 1024f64.powi(4),
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        _ => return Err(bad()),
+    };
+    let bytes = n * scale;
+    if !bytes.is_finite() || !(1024.0 * 1024.0..=1e15).contains(&bytes) {
+        return Err(format!("`{text}`: must be between 1MiB and 1PB"));
+    }
+    Ok(bytes as u64)
+}
+
+/// Half of the memory this process may use — the machine's (`/proc/meminfo`), or its
+/// container's cgroup limit when lower (an Airflow worker pod) — or 2 GiB where neither can be
+/// read: the default budget of the models.
+pub fn default_memory_limit() -> u64 {
+    let machine = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kib| kib * 1024)
+    });
+    // cgroup v2, then v1; "max" or a huge v1 sentinel mean no limit.
+    let container = [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .find_map(|f| std::fs::read_to_string(f).ok()?.trim().parse::<u64>().ok())
+    .filter(|&bytes| bytes < 1 << 60);
+    match (machine, container) {
+        (Some(m), Some(c)) => m.min(c) / 2,
+        (Some(b), None) | (None, Some(b)) => b / 2,
+        (None, None) => 2 << 30,
+    }
+}
+
 pub fn parse_date_range(text: &str) -> Result<(chrono::NaiveDate, chrono::NaiveDate), String> {
     let bad = || format!("`{text}`: expected START..END as YYYY-MM-DD..YYYY-MM-DD");
     let (a, b) = text.split_once("..").ok_or_else(bad)?;

@@ -18,6 +18,8 @@ mod extract;
 mod hardening;
 /// Keys: check, key-link, and a canary key that never appears anywhere.
 mod keys;
+/// The transform within a memory budget: spilling, too small a budget, work areas cleaned.
+mod memory;
 /// The source tree: no module imports one that imports it back.
 mod modules;
 /// `run` when parts fail: one summary, printed and written, with the process's exit code.

@@ -444,6 +444,8 @@ const TRANSFORM_KEYS: &[&str] = &[
     "kpi_windows_days",
     "kpi_range",
     "models",
+    "memory_limit",
+    "work_dir",
 ];
 
 fn read_transform(cx: &mut Ctx<'_>, t: &DeTable<'_>, c: &mut TransformConfig) {
@@ -470,6 +472,18 @@ fn read_transform(cx: &mut Ctx<'_>, t: &DeTable<'_>, c: &mut TransformConfig) {
                             .ok()
                     });
                 set(&mut c.kpi_range, range.map(Some))
+            }
+            "memory_limit" => {
+                let size = string(cx, key, v, "a size like \"2GiB\" or \"512MiB\"").and_then(|s| {
+                    crate::config::parse_byte_size(s)
+                        .map_err(|m| cx.report(v.span().start, key, m))
+                        .ok()
+                });
+                set(&mut c.memory_limit, size.map(Some))
+            }
+            "work_dir" => {
+                let dir = string(cx, key, v, "a local directory path");
+                set(&mut c.work_dir, dir.map(|d| Some(d.into())))
             }
             _ => set(&mut c.models, strings(cx, key, v, &MODEL)),
         }

@@ -27,7 +27,8 @@ pub struct KeyLinkArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct VacuumArgs {
-    /// Keep orphans younger than this many minutes (a run in progress has uncommitted parts).
+    /// Keep orphans and work files younger than this many minutes (a run in progress has
+    /// uncommitted parts and a work area).
     #[arg(long, default_value_t = 60)]
     pub min_age_minutes: i64,
     /// Report what would be deleted, delete nothing.
@@ -177,8 +178,11 @@ pub async fn vacuum(cfg: &Config, args: &VacuumArgs) -> Result<(), Error> {
     storage.probe_readable().await?;
     let min_age = chrono::Duration::minutes(args.min_age_minutes.max(0));
     let report = crate::storage::vacuum::vacuum(&storage, min_age, args.dry_run).await?;
+    // What killed transforms left: their intermediates and spill files.
+    let work_dir = cfg.transform.work_dir.as_deref();
+    let work = crate::transform::work::sweep(&storage, work_dir, min_age, args.dry_run).await?;
     crate::telemetry::print_summary(
-        &json!({"command": "vacuum", "status": "ok", "report": report}),
+        &json!({"command": "vacuum", "status": "ok", "report": report, "work_areas": work}),
     );
     Ok(())
 }

@@ -224,6 +224,12 @@ impl Storage {
         &self.url
     }
 
+    /// The local directory of a `file://` root.
+    pub fn local_root(&self) -> Option<std::path::PathBuf> {
+        let local = url::Url::parse(&self.url).map_or(true, |u| u.scheme() == "file");
+        local.then(|| local_dir(&self.url).into())
+    }
+
     pub fn object_store(&self) -> Arc<dyn ObjectStore> {
         self.store.clone()
     }

@@ -37,6 +37,8 @@ pub struct PartWriter {
     target_bytes: usize,
     row_group_bytes: usize,
     current: Option<(String, AsyncArrowWriter<BufWriter>, u64)>,
+    /// A transform's work file, read back once by the same run: written fast.
+    scratch: bool,
     next_part: u32,
     files: Vec<FileEntry>,
 }
@@ -52,6 +54,17 @@ fn props(row_group_bytes: usize) -> WriterProperties {
         .set_statistics_truncate_length(Some(64))
         .set_column_index_truncate_length(Some(64))
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_bytes(Some(row_group_bytes))
+        .build()
+}
+
+fn scratch_props(row_group_bytes: usize) -> WriterProperties {
+    WriterProperties::builder()
+        .set_dictionary_enabled(false)
+        .set_statistics_enabled(EnabledStatistics::Chunk)
+        .set_statistics_truncate_length(Some(64))
+        .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_max_row_group_bytes(Some(row_group_bytes))
         .build()
@@ -73,6 +86,7 @@ impl PartWriter {
             target_bytes,
             row_group_bytes: ROW_GROUP_BYTES,
             current: None,
+            scratch: false,
             next_part: 0,
             files: Vec::new(),
         }
@@ -82,6 +96,13 @@ impl PartWriter {
     /// Where its parts go (root-relative).
     pub fn dir(&self) -> &str {
         &self.dir
+    }
+
+    /// Snappy and no dictionaries: a work file is read only by the run that wrote it, and then
+    /// deleted, so the bytes zstd and dictionaries would save are not worth their time.
+    pub fn for_work(mut self) -> PartWriter {
+        self.scratch = true;
+        self
     }
 
     pub fn with_row_group_bytes(mut self, bytes: usize) -> PartWriter {
@@ -129,7 +150,10 @@ impl PartWriter {
             let writer = AsyncArrowWriter::try_new(
                 object,
                 self.schema.clone(),
-                Some(props(self.row_group_bytes)),
+                Some(match self.scratch {
+                    true => scratch_props(self.row_group_bytes),
+                    false => props(self.row_group_bytes),
+                }),
             )
             .map_err(|e| Self::err(&rel, e))?;
             self.current = Some((rel, writer, 0));

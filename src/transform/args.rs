@@ -18,6 +18,10 @@ pub struct TransformArgs {
     /// windows of `kpi_windows_days`.
     #[arg(long, value_name = "START..END", value_parser = crate::config::parse_date_range)]
     pub kpi_range: Option<(NaiveDate, NaiveDate)>,
+    /// Memory the models may hold before spilling to disk, e.g. 2GiB (overrides `[transform]
+    /// memory_limit`; default half of this machine's memory).
+    #[arg(long, value_name = "SIZE", value_parser = crate::config::parse_byte_size)]
+    pub memory_limit: Option<u64>,
 }
 
 pub fn params(cfg: &Config, args: &TransformArgs) -> Params {
@@ -38,6 +42,12 @@ pub fn params(cfg: &Config, args: &TransformArgs) -> Params {
         session_timeout_minutes: Some(cfg.visitors.session_timeout_minutes),
         visitor_metadata_keys: cfg.visitors.metadata_keys.clone(),
         report_ranges: true,
+        memory_limit: Some(
+            args.memory_limit
+                .or(t.memory_limit)
+                .unwrap_or_else(crate::config::default_memory_limit),
+        ),
+        work_dir: t.work_dir.clone(),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod mrr;
 pub mod query;
 pub mod tables;
 pub mod udf;
+pub mod work;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -46,6 +47,10 @@ pub struct Params {
     /// Also the ranges the report and the digest compare with (the previous window, the day
     /// before, the same weekday a week before); off in the hand-computed scenarios.
     pub report_ranges: bool,
+    /// The memory budget of the models' operators in bytes; `None` = unbounded (tests).
+    pub memory_limit: Option<u64>,
+    /// Where spill files go; `None` = the system's temporary directory.
+    pub work_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +94,54 @@ pub struct ModelOutcome {
     pub rows: u64,
     pub files: usize,
     pub seconds: f64,
+    /// What its sorts, aggregations and joins wrote to disk to stay within the memory budget.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub spilled_bytes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Bytes spilled by every operator of an executed plan.
+fn spilled_bytes(plan: &dyn datafusion::physical_plan::ExecutionPlan) -> u64 {
+    let own = plan.metrics().and_then(|m| m.spilled_bytes()).unwrap_or(0) as u64;
+    own + plan
+        .children()
+        .into_iter()
+        .map(|c| spilled_bytes(c.as_ref()))
+        .sum::<u64>()
+}
+
+/// A model's error for the summary; one that ran out of its memory budget says which setting
+/// to raise.
+fn explain_memory(e: TransformError, limit: Option<u64>) -> String {
+    // DataFusion's own advice names its settings, not ours: only the first line of its cause.
+    let exhausted = match &e {
+        TransformError::DataFusion(d) => match d.find_root() {
+            datafusion::error::DataFusionError::ResourcesExhausted(m) => {
+                let first = m.lines().next().unwrap_or_default();
+                Some(
+                    first
+                        .split(" with top memory")
+                        .next()
+                        .unwrap_or(first)
+                        .to_string(),
+                )
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    match (exhausted, limit) {
+        (Some(cause), Some(limit)) => format!(
+            "needs more memory than its budget of {} MiB, even spilling to disk: raise \
+             `[transform] memory_limit` (or --memory-limit, e.g. {} MiB) ({cause})",
+            limit >> 20,
+            (limit >> 20) * 2
+        ),
+        _ => e.to_string(),
+    }
 }
 
 fn layer_name(l: Layer) -> &'static str {
@@ -137,7 +190,8 @@ pub async fn build(
 }
 
 /// `build` over a given model set (tests swap a model to prove a check can fail). Unless
-/// `keep_intermediate`, an in-memory model is dropped as soon as its last reader is built.
+/// `keep_intermediate`, a staging or intermediate model's work files are deleted as soon as its
+/// last reader is built, and the run's work area when it ends, however it ends.
 pub async fn build_models(
     storage: &Storage,
     params: &Params,
@@ -146,7 +200,36 @@ pub async fn build_models(
     run_id: &str,
     keep_intermediate: bool,
 ) -> Result<(SessionContext, Vec<ModelOutcome>), TransformError> {
-    let ctx = tables::session(storage).await?;
+    let spills = params.memory_limit.is_some();
+    let work = work::WorkArea::new(storage, params.work_dir.as_deref(), run_id, spills)?;
+    let built = build_in(
+        storage,
+        params,
+        all,
+        wanted,
+        run_id,
+        keep_intermediate,
+        &work,
+    )
+    .await;
+    // Kept for `build`'s callers, who query the intermediates; `vacuum` sweeps it later.
+    if !keep_intermediate && let Err(e) = work.remove().await {
+        tracing::warn!(error = %e, "The run's work area was not removed; `vacuum` will.");
+    }
+    built
+}
+
+async fn build_in(
+    storage: &Storage,
+    params: &Params,
+    all: Vec<Model>,
+    wanted: &[String],
+    run_id: &str,
+    keep_intermediate: bool,
+    work: &work::WorkArea,
+) -> Result<(SessionContext, Vec<ModelOutcome>), TransformError> {
+    let ctx = tables::session_within(storage, params.memory_limit, work.spill_dir()).await?;
+    work.register_store(&ctx)?;
     let mut external = tables::register_raw(&ctx, storage).await?;
     external.extend(tables::register_seeds(&ctx)?);
     tables::register_params(&ctx, params)?;
@@ -158,7 +241,7 @@ pub async fn build_models(
     all.extend(models::latest_relations().map_err(TransformError::Setup)?);
     let ordered = models::order(&all, &external)?;
     let selected = models::select(ordered, wanted)?;
-    let in_memory: BTreeSet<&str> = selected
+    let in_work_area: BTreeSet<&str> = selected
         .iter()
         .filter(|m| matches!(m.layer, Layer::Staging | Layer::Intermediate))
         .map(|m| m.name.as_str())
@@ -183,6 +266,7 @@ pub async fn build_models(
             rows: 0,
             files: 0,
             seconds: 0.0,
+            spilled_bytes: 0,
         };
         if let Some(input) = model.deps.iter().find(|d| broken.contains(*d)) {
             outcome.status = "skipped";
@@ -191,7 +275,15 @@ pub async fn build_models(
             outcomes.push(outcome);
             continue;
         }
-        match materialise(&ctx, storage, model, run_id).await {
+        let built = materialise(
+            &ctx,
+            storage,
+            work,
+            model,
+            run_id,
+            &mut outcome.spilled_bytes,
+        );
+        match built.await {
             Ok((rows, files)) => {
                 outcome.rows = rows;
                 outcome.files = files.len();
@@ -210,7 +302,7 @@ pub async fn build_models(
                         true => model.file.clone(),
                         false => format!("sql/{}", model.file),
                     },
-                    message: e.to_string(),
+                    message: explain_memory(e, params.memory_limit),
                 }
                 .to_string();
                 tracing::error!(model = %model.name, error = %message, "Model failed.");
@@ -230,8 +322,9 @@ pub async fn build_models(
                 *n -= 1;
                 *n
             });
-            if left == Some(0) && !keep_intermediate && in_memory.contains(d.as_str()) {
+            if left == Some(0) && !keep_intermediate && in_work_area.contains(d.as_str()) {
                 ctx.deregister_table(d.as_str())?;
+                work.forget(d).await?;
             }
         }
     }
@@ -304,13 +397,16 @@ async fn commit_checked(
     Ok(())
 }
 
-/// Staging and intermediate models stay in memory; marts are written to `marts/<model>/` (and
-/// committed with a manifest once the checks have run): their rows and files.
+/// Staging and intermediate models are written to the run's work area and read from there;
+/// marts to `marts/<model>/` (committed with a manifest once the checks have run): their rows
+/// and files.
 async fn materialise(
     ctx: &SessionContext,
     storage: &Storage,
+    work: &work::WorkArea,
     model: &Model,
     run_id: &str,
+    spilled: &mut u64,
 ) -> Result<(u64, Vec<FileEntry>), TransformError> {
     let df = ctx.sql(&model.sql).await?;
     if model.layer == Layer::Check {
@@ -349,26 +445,30 @@ async fn materialise(
             .map(|f| f.as_ref().clone().with_nullable(true))
             .collect();
         let schema = Arc::new(arrow::datatypes::Schema::new(fields));
-        let batches = df
-            .collect()
-            .await?
-            .into_iter()
-            .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| TransformError::Setup(e.to_string()))?;
-        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-        let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
-        ctx.register_table(model.name.as_str(), Arc::new(table))?;
+        let mut writer = work.writer(&model.name, run_id, schema.clone());
+        let plan = df.create_physical_plan().await?;
+        let mut stream = datafusion::physical_plan::execute_stream(plan.clone(), ctx.task_ctx())?;
+        while let Some(batch) = stream.next().await {
+            let batch = RecordBatch::try_new(schema.clone(), batch?.columns().to_vec())
+                .map_err(|e| TransformError::Setup(e.to_string()))?;
+            writer.write(&batch).await?;
+        }
+        *spilled += spilled_bytes(plan.as_ref());
+        let files = writer.finish_at_least_one().await?;
+        let rows = files.iter().map(|f| f.rows).sum();
+        work.register(ctx, &model.name, &files, schema).await?;
         check_grain(ctx, model).await?;
         return Ok((rows, Vec::new()));
     }
     let schema = Arc::new(df.schema().as_arrow().clone());
     let mart = Table::mart(storage, &model.name);
     let mut writer = mart.writer(Part::Whole, run_id, schema.clone(), 256 * 1024 * 1024);
-    let mut stream = df.execute_stream().await?;
+    let plan = df.create_physical_plan().await?;
+    let mut stream = datafusion::physical_plan::execute_stream(plan.clone(), ctx.task_ctx())?;
     while let Some(batch) = stream.next().await {
         writer.write(&batch?).await?;
     }
+    *spilled += spilled_bytes(plan.as_ref());
     let files = writer.finish_at_least_one().await?;
     let rows = files.iter().map(|f| f.rows).sum();
     // Its grain is checked on the written files before they are committed: a mart with

@@ -23,9 +23,34 @@ use crate::stripe::schema::StreamSchema;
 use crate::stripe::streams::STREAMS;
 
 /// The URL our store is registered under inside DataFusion.
-const LAKE: &str = "stripelake://lake";
+pub(crate) const LAKE: &str = "stripelake://lake";
 
 pub async fn session(storage: &Storage) -> Result<SessionContext, TransformError> {
+    session_within(storage, None, None).await
+}
+
+/// A session whose sorts, aggregations and joins hold at most `memory_limit` bytes and spill to
+/// `spill_dir` (or the system's temporary directory) past it; unbounded without a limit.
+pub async fn session_within(
+    storage: &Storage,
+    memory_limit: Option<u64>,
+    spill_dir: Option<&std::path::Path>,
+) -> Result<SessionContext, TransformError> {
+    use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+    let mut runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
+    if let Some(limit) = memory_limit {
+        use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+        // Fair, not greedy: operators that can spill (sorts, aggregations) share what those
+        // that cannot (a hash join's build side) leave, instead of the first taking it all.
+        let pool = FairSpillPool::new(limit as usize);
+        let tracked = TrackConsumersPool::new(pool, std::num::NonZeroUsize::MIN.saturating_add(4));
+        runtime = runtime.with_memory_pool(Arc::new(tracked));
+    }
+    if let Some(dir) = spill_dir {
+        let mode = DiskManagerMode::Directories(vec![dir.to_path_buf()]);
+        runtime = runtime.with_disk_manager_builder(DiskManagerBuilder::default().with_mode(mode));
+    }
+    let runtime = runtime.build_arc()?;
     let config = SessionConfig::new()
         .with_information_schema(true)
         .set_bool(
@@ -34,7 +59,23 @@ pub async fn session(storage: &Storage) -> Result<SessionContext, TransformError
         )
         .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false)
         .set_bool("datafusion.sql_parser.enable_ident_normalization", true);
-    let ctx = SessionContext::new_with_config(config);
+    // Each sorting partition sets aside this much to merge what it spilled (10 MiB by
+    // default): under a small budget, a share of it, so the reservations alone do not fill it.
+    // And batches of fewer rows: a batch of JSON-heavy rows is megabytes, and a sort must hold
+    // one whole.
+    let config = match memory_limit {
+        Some(limit) => config
+            .set_usize(
+                "datafusion.execution.sort_spill_reservation_bytes",
+                (limit as usize / 32).clamp(64 * 1024, 10 * 1024 * 1024),
+            )
+            .set_usize(
+                "datafusion.execution.batch_size",
+                (limit as usize / (64 * 1024)).clamp(64, 8192),
+            ),
+        None => config,
+    };
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
     let url = url::Url::parse(LAKE).map_err(|e| TransformError::Setup(e.to_string()))?;
     ctx.register_object_store(&url, storage.object_store());
     udf::register(&ctx);
@@ -45,6 +86,18 @@ pub async fn session(storage: &Storage) -> Result<SessionContext, TransformError
 pub async fn register_files(
     ctx: &SessionContext,
     storage: &Storage,
+    name: &str,
+    files: &[FileEntry],
+    schema: Option<SchemaRef>,
+) -> Result<(), TransformError> {
+    register_files_at(ctx, storage, LAKE, name, files, schema).await
+}
+
+/// `register_files` for a store registered under `url` (the lake's, or a local work area's).
+pub async fn register_files_at(
+    ctx: &SessionContext,
+    storage: &Storage,
+    url: &str,
     name: &str,
     files: &[FileEntry],
     schema: Option<SchemaRef>,
@@ -60,7 +113,7 @@ pub async fn register_files(
     }
     let urls = files
         .iter()
-        .map(|f| ListingTableUrl::parse(format!("{LAKE}/{}", storage.path(&f.path))))
+        .map(|f| ListingTableUrl::parse(format!("{url}/{}", storage.path(&f.path))))
         .collect::<Result<Vec<_>, _>>()?;
     let options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
