@@ -507,7 +507,6 @@ fn flag_list(
 #[cfg(test)]
 mod tests;
 
-/// `START..END` as `YYYY-MM-DD..YYYY-MM-DD` (inclusive), for `kpi_range` and `--kpi-range`.
 /// `2GiB`, `512MiB`, `1.5GB`, `800mb` or bytes: a byte count of at least 1 MiB.
 pub fn parse_byte_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
@@ -561,6 +560,7 @@ pub fn default_memory_limit() -> u64 {
     }
 }
 
+/// `START..END` as `YYYY-MM-DD..YYYY-MM-DD` (inclusive), for `kpi_range` and `--kpi-range`.
 pub fn parse_date_range(text: &str) -> Result<(chrono::NaiveDate, chrono::NaiveDate), String> {
     let bad = || format!("`{text}`: expected START..END as YYYY-MM-DD..YYYY-MM-DD");
     let (a, b) = text.split_once("..").ok_or_else(bad)?;

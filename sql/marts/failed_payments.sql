@@ -1,8 +1,9 @@
--- unique: charge_id
+-- unique: account, charge_id
 -- One row per failed charge (METRICS.md §2.2: status = 'failed'; each attempt counts, so a
 -- PaymentIntent retried twice has two rows). Amounts are presentment minor units.
 --
 -- Columns:
+--   account: Stripe account id
 --   date: the day the charge was created (report time zone)
 --   charge_id: Stripe charge id
 --   created: when the charge was created (UTC)
@@ -16,6 +17,7 @@
 --   outcome_type: Stripe's outcome type (issuer_declined, blocked, …)
 --   payment_method_type: card, us_bank_account, …
 SELECT
+    c.account,
     sl_day(c.created, cfg.report_timezone) AS date,
     c.id AS charge_id,
     c.created,

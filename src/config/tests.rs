@@ -537,3 +537,34 @@ fn a_bad_kpi_range_says_the_expected_shape() {
         "1 problem in the configuration:\npipeline.toml:2: transform.kpi_range: `2026-03-01..2026-01-01`: the range ends before it starts"
     );
 }
+
+#[test]
+fn memory_limits_are_sizes_of_at_least_a_mebibyte() {
+    let ok = [
+        ("2GiB", 2u64 << 30),
+        ("512MiB", 512 << 20),
+        ("1.5GB", 1_500_000_000),
+        ("800mb", 800_000_000),
+        ("1048576", 1 << 20),
+    ];
+    for (text, bytes) in ok {
+        assert_eq!(parse_byte_size(text), Ok(bytes), "{text}");
+    }
+    for text in ["", "lots", "2 parsecs", "512KiB", "-1GiB"] {
+        assert!(parse_byte_size(text).is_err(), "{text} accepted");
+    }
+    let text = "[transform]\nmemory_limit = \"12 bananas\"\n";
+    let e = parse_str(text, "pipeline.toml", &none()).expect_err("invalid");
+    assert!(
+        e.to_string().starts_with(
+            "1 problem in the configuration:\npipeline.toml:2: transform.memory_limit: `12 bananas`"
+        ),
+        "{e}"
+    );
+    let text = "[transform]\nmemory_limit = \"1GiB\"\nwork_dir = \"/var/tmp/sl\"\n";
+    let cfg = parse_str(text, "pipeline.toml", &none()).expect("valid");
+    assert_eq!(cfg.transform.memory_limit, Some(1 << 30));
+    assert_eq!(cfg.transform.work_dir, Some("/var/tmp/sl".into()));
+    // The default is a share of this machine's memory, never nothing.
+    assert!(default_memory_limit() >= 1 << 20);
+}

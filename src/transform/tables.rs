@@ -61,8 +61,9 @@ pub async fn session_within(
         .set_bool("datafusion.sql_parser.enable_ident_normalization", true);
     // Each sorting partition sets aside this much to merge what it spilled (10 MiB by
     // default): under a small budget, a share of it, so the reservations alone do not fill it.
-    // And batches of fewer rows: a batch of JSON-heavy rows is megabytes, and a sort must hold
-    // one whole.
+    // And batches of fewer rows: a batch of JSON-heavy rows (subscription states, ~12 KB each)
+    // is megabytes, and a sort must hold one whole: 1,024 rows per GiB, at most the default
+    // 8,192.
     let config = match memory_limit {
         Some(limit) => config
             .set_usize(
@@ -71,8 +72,10 @@ pub async fn session_within(
             )
             .set_usize(
                 "datafusion.execution.batch_size",
-                (limit as usize / (64 * 1024)).clamp(64, 8192),
-            ),
+                (limit as usize / (1024 * 1024)).clamp(64, 8192),
+            )
+            // A hash join holds its whole build side and cannot spill; a sort-merge join can.
+            .set_bool("datafusion.optimizer.prefer_hash_join", false),
         None => config,
     };
     let ctx = SessionContext::new_with_config_rt(config, runtime);

@@ -174,21 +174,11 @@ pub async fn sweep(
 ) -> Result<Swept, StorageError> {
     let now = chrono::Utc::now();
     let mut swept = Swept::default();
-    for (path, modified, _) in lake.list_meta(&format!("{LAKE_DIR}/")).await? {
-        if now - modified < min_age {
-            swept.kept_too_young += 1;
-            continue;
-        }
-        if !dry_run {
-            lake.delete(&path).await?;
-        }
-        swept.work_files += 1;
-    }
+    // Local run folders first: on a local lake they hold the lake's `_work/` files too, and
+    // deleting those one by one would make the folders look young.
     let root = spill_root(lake, work_dir);
-    let Ok(runs) = std::fs::read_dir(&root) else {
-        return Ok(swept);
-    };
-    for run in runs.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+    let runs = std::fs::read_dir(&root).into_iter().flatten().flatten();
+    for run in runs.map(|e| e.path()).filter(|p| p.is_dir()) {
         let newest = newest_modification(&run).map(chrono::DateTime::<chrono::Utc>::from);
         if newest.is_some_and(|t| now - t < min_age) {
             swept.kept_too_young += 1;
@@ -198,6 +188,16 @@ pub async fn sweep(
             remove_dir(&run);
         }
         swept.work_dirs += 1;
+    }
+    for (path, modified, _) in lake.list_meta(&format!("{LAKE_DIR}/")).await? {
+        if now - modified < min_age {
+            swept.kept_too_young += 1;
+            continue;
+        }
+        if !dry_run {
+            lake.delete(&path).await?;
+        }
+        swept.work_files += 1;
     }
     Ok(swept)
 }
