@@ -324,7 +324,10 @@ async fn build_in(
             });
             if left == Some(0) && !keep_intermediate && in_work_area.contains(d.as_str()) {
                 ctx.deregister_table(d.as_str())?;
-                work.forget(d).await?;
+                // Space back early; what is left goes with the work area at the end.
+                if let Err(e) = work.forget(d).await {
+                    tracing::warn!(model = %d, error = %e, "Work files not deleted yet.");
+                }
             }
         }
     }

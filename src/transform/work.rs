@@ -17,7 +17,7 @@ use crate::storage::manifest::FileEntry;
 use crate::storage::parquet::PartWriter;
 use crate::storage::{Storage, StorageError};
 
-/// The work areas' folder in the lake (and in a local `work_dir`'s stead, the folder itself).
+/// The lake's folder of work areas, one per run.
 pub const LAKE_DIR: &str = "_work";
 /// Where a work area is registered with DataFusion when it is not the lake.
 const LOCAL_URL: &str = "stripelake-work://local";
@@ -82,7 +82,8 @@ impl WorkArea {
         Ok(())
     }
 
-    /// Parts for one model's rows: written fast (Snappy, no dictionaries): only this run reads them.
+    /// Parts for one model's rows, written fast (Snappy, no dictionaries): only this run reads
+    /// them.
     pub fn writer(&self, model: &str, run_id: &str, schema: SchemaRef) -> PartWriter {
         PartWriter::new(
             self.storage.clone(),
