@@ -18,12 +18,6 @@ WITH moments AS (
     SELECT account, subscription_id, first_at, base, CAST(sl_json(base, 'ended_at') AS BIGINT)
     FROM int_subscription_first_states
 ),
-invoice_lines AS (
-    SELECT account, subscription AS subscription_id, array_agg(raw) AS lines
-    FROM stg_invoice_line_items
-    WHERE subscription IS NOT NULL
-    GROUP BY account, subscription
-),
 line_starts AS (
     SELECT DISTINCT account, subscription AS subscription_id, sl_seconds(period_start) AS at
     FROM stg_invoice_line_items
@@ -52,7 +46,7 @@ reconstructed AS (
         sl_reconstruct(m.base, l.lines, m.at) AS state,
         CAST(NULL AS VARCHAR) AS previous_attributes
     FROM all_moments m
-    LEFT JOIN invoice_lines l
+    LEFT JOIN int_subscription_invoice_lines l
         ON l.account = m.account AND l.subscription_id = m.subscription_id
     WHERE m.base IS NOT NULL AND m.at IS NOT NULL AND m.at < m.first_at
 )

@@ -5,12 +5,9 @@
 -- embedded item list was cut off at 10 gets the rest from the subscription_items stream. The
 -- ids a state refers to (prices, coupons, discounts) and its customer's discount are resolved
 -- here once, for int_subscription_state_mrr.
-WITH item_lists AS (
-    SELECT account, subscription, array_agg(raw) AS items
-    FROM stg_subscription_items
-    GROUP BY account, subscription
-),
-intervals AS (
+WITH ordered AS (
+    -- The window runs before the item lists are joined: its sort then moves states, not states
+    -- with every item of their subscription attached.
     SELECT
         s.account,
         s.subscription_id,
@@ -23,9 +20,22 @@ intervals AS (
         ) AS valid_to,
         s.source AS state_source,
         sl_sub_status(s.state, s.at, s.source = 'reconstructed') AS status,
-        sl_complete_items(s.state, i.items) AS state
+        s.state
     FROM int_subscription_snapshots s
-    LEFT JOIN item_lists i ON i.account = s.account AND i.subscription = s.subscription_id
+),
+intervals AS (
+    SELECT
+        o.account,
+        o.subscription_id,
+        o.seq,
+        o.valid_from,
+        o.valid_to,
+        o.state_source,
+        o.status,
+        sl_complete_items(o.state, i.items) AS state
+    FROM ordered o
+    LEFT JOIN int_subscription_item_lists i
+        ON i.account = o.account AND i.subscription = o.subscription_id
 ),
 with_customer AS (
     SELECT *, sl_json(state, 'customer') AS customer_id

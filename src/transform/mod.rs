@@ -134,12 +134,16 @@ fn explain_memory(e: TransformError, limit: Option<u64>) -> String {
         _ => None,
     };
     match (exhausted, limit) {
-        (Some(cause), Some(limit)) => format!(
-            "needs more memory than its budget of {} MiB, even spilling to disk: raise \
+        (Some(cause), Some(limit)) => {
+            // The consumers DataFusion names are for whoever tunes the models: under -v.
+            tracing::debug!(error = %e, "The memory budget's top consumers.");
+            format!(
+                "needs more memory than its budget of {} MiB, even spilling to disk: raise \
              `[transform] memory_limit` (or --memory-limit, e.g. {} MiB) ({cause})",
-            limit >> 20,
-            (limit >> 20) * 2
-        ),
+                limit >> 20,
+                (limit >> 20) * 2
+            )
+        }
         _ => e.to_string(),
     }
 }
