@@ -310,3 +310,61 @@ fn a_killed_transform_leaves_its_work_area_to_vacuum() {
         .unwrap_or_default();
     assert_eq!(folders, Vec::<PathBuf>::new());
 }
+
+#[test]
+fn a_local_work_dir_holds_the_work_area_and_is_left_empty() {
+    let dir = tempfile::tempdir().expect("dir");
+    let lake = demo_lake(dir.path(), "lake", "0.3");
+    let before = marts(&lake);
+    let work = dir.path().join("scratch");
+    std::fs::write(
+        dir.path().join("pipeline.toml"),
+        format!("[transform]\nwork_dir = \"{}\"\n", work.display()),
+    )
+    .expect("config");
+    // A work dir that cannot be one (a file is in the way) is refused, naming it: it is used.
+    std::fs::write(&work, b"in the way").expect("plant");
+    let out = stripelake(
+        dir.path(),
+        &[
+            "--storage",
+            &url(&lake),
+            "--no-progress",
+            "transform",
+            "--memory-limit",
+            "48MiB",
+        ],
+    );
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_ne!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("work_dir") && said.contains("scratch"),
+        "{said}"
+    );
+    assert_eq!(marts(&lake), before);
+    std::fs::remove_file(&work).expect("unplant");
+
+    // 48 MiB: something spills, into the work dir rather than beside the lake.
+    let (code, summary) = transform(dir.path(), &lake, "48MiB");
+    assert_eq!(code, Some(0), "{summary:#}");
+    assert_eq!(marts(&lake), before, "a local work dir changed the marts");
+    assert!(work.is_dir(), "the work dir was never made");
+    assert_eq!(
+        walkdir(&work),
+        Vec::<PathBuf>::new(),
+        "left in the work dir"
+    );
+    assert_eq!(work_files(&lake), Vec::<PathBuf>::new(), "left in the lake");
+}
+
+/// Every file under a directory.
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        match e.path().is_dir() {
+            true => out.extend(walkdir(&e.path())),
+            false => out.push(e.path()),
+        }
+    }
+    out
+}

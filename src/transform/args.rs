@@ -19,7 +19,7 @@ pub struct TransformArgs {
     #[arg(long, value_name = "START..END", value_parser = crate::config::parse_date_range)]
     pub kpi_range: Option<(NaiveDate, NaiveDate)>,
     /// Memory the models may hold before spilling to disk, e.g. 2GiB (overrides `[transform]
-    /// memory_limit`; default half of this machine's memory).
+    /// memory_limit`; default half of the machine's or its container's memory).
     #[arg(long, value_name = "SIZE", value_parser = crate::config::parse_byte_size)]
     pub memory_limit: Option<u64>,
 }
