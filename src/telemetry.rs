@@ -72,3 +72,12 @@ impl Drop for Redacting {
         );
     }
 }
+
+/// Peak resident memory of this process, from the kernel's high-water mark (Linux; `None`
+/// elsewhere).
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}

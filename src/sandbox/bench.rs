@@ -24,14 +24,6 @@ struct IdOnly {
 /// Stripe's live-mode read limit, the pace an extractor can reach at best.
 pub const STRIPE_LIVE_REQUESTS_PER_SECOND: f64 = 100.0;
 
-/// Peak resident memory of this process, from the kernel's high-water mark.
-pub fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
 pub async fn run(config: GenConfig, concurrency: usize, seconds: u64) -> std::io::Result<Value> {
     let started = Instant::now();
     let account = tokio::task::spawn_blocking(move || generate::generate(&config))
@@ -101,6 +93,6 @@ pub async fn run(config: GenConfig, concurrency: usize, seconds: u64) -> std::io
         "objects_served_per_second": served.load(Ordering::Relaxed) as f64 / elapsed,
         "megabytes_per_second": stats.bytes as f64 / elapsed / 1e6,
         "ratio_to_stripe_live_limit": pages / elapsed / STRIPE_LIVE_REQUESTS_PER_SECOND,
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": crate::telemetry::peak_rss_mb(),
     }))
 }
