@@ -318,7 +318,8 @@ async fn build_in(
         outcome.seconds = started.elapsed().as_secs_f64();
         // The process's high-water mark so far: which model drives the peak, in the logs.
         let peak_rss_mb = crate::telemetry::peak_rss_mb().map(|mb| mb.round());
-        tracing::info!(model = %model.name, rows = outcome.rows, seconds = outcome.seconds, status = outcome.status, peak_rss_mb, "Model done.");
+        let rss_mb = crate::telemetry::rss_mb().map(|mb| mb.round());
+        tracing::info!(model = %model.name, rows = outcome.rows, seconds = outcome.seconds, status = outcome.status, peak_rss_mb, rss_mb, "Model done.");
         // The runner's own relations are reported only when they fail.
         if !model.generated || outcome.status != "ok" {
             outcomes.push(outcome);

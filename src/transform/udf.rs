@@ -89,6 +89,7 @@ pub fn functions() -> Vec<ScalarUDF> {
         udf("sl_source", 2, DataType::Utf8, sl_source),
         udf("sl_host", 1, DataType::Utf8, sl_host),
         udf("sl_json_patch", 2, DataType::Utf8, sl_json_patch),
+        udf("sl_json_pick", 2, DataType::Utf8, sl_json_pick),
         udf("sl_ref_ids", 2, list.clone(), sl_ref_ids),
         udf("sl_sub_status", 3, DataType::Utf8, sl_sub_status),
         udf("sl_sub_mrr", 9, DataType::Int64, sl_sub_mrr),
@@ -300,6 +301,42 @@ fn json_texts(args: &[ArrayRef], lookup: impl Fn(&str, &str) -> Value) -> Result
 /// `sl_json(json, 'a.b.0.c')`: the value at a dotted path.
 fn sl_json(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
     json_texts(args, value_at)
+}
+
+/// `sl_json_pick(json, 'a.b,c')`: the object with only the values at these dotted paths, at
+/// the same places (absent and null values left out). What a later model reads, without the
+/// rest of a large object: parsed once here instead of carried.
+fn sl_json_pick(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
+    let (json, paths) = (strings(&args[0])?, strings(&args[1])?);
+    let mut out = StringBuilder::new();
+    for i in 0..json.len() {
+        let Some(text) = opt_str(&json, i) else {
+            out.append_null();
+            continue;
+        };
+        let whole = parse(Some(text));
+        let mut picked = Value::Object(Default::default());
+        for path in opt_str(&paths, i).unwrap_or("").split(',') {
+            let segments: Vec<&str> = path.trim().split('.').filter(|s| !s.is_empty()).collect();
+            let found = segments.iter().try_fold(&whole, |v, seg| v.get(*seg));
+            let (Some(value), Some((last, parents))) = (found, segments.split_last()) else {
+                continue;
+            };
+            if value.is_null() {
+                continue;
+            }
+            let mut at = &mut picked;
+            for seg in parents {
+                at = &mut at[*seg];
+                if !at.is_object() {
+                    *at = Value::Object(Default::default());
+                }
+            }
+            at[*last] = value.clone();
+        }
+        out.append_value(picked.to_string());
+    }
+    Ok(Arc::new(out.finish()))
 }
 
 /// `sl_json_key(json, key)`: the value of one top-level key, dots and all (metadata keys are
@@ -691,6 +728,24 @@ fn sl_div_2dp(args: &[ArrayRef], _: usize) -> Result<ArrayRef> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pick_keeps_only_the_paths_at_their_places() {
+        use super::*;
+        use arrow::array::Array;
+        let json: ArrayRef = Arc::new(StringArray::from(vec![
+            Some(r#"{"a":{"b":1,"x":2},"c":"s","d":null,"big":[1,2,3]}"#),
+            None,
+        ]));
+        let paths: ArrayRef = Arc::new(StringArray::from(vec!["a.b, c, d, e.f", "a"]));
+        let out = sl_json_pick(&[json, paths], 2).expect("pick");
+        let out = out.as_any().downcast_ref::<StringArray>().expect("text");
+        assert_eq!(
+            serde_json::from_str::<Value>(out.value(0)).expect("json"),
+            serde_json::json!({"a": {"b": 1}, "c": "s"})
+        );
+        assert!(out.is_null(1));
+    }
+
     #[test]
     fn every_function_is_documented_where_sql_authors_read() {
         let readme = include_str!("../../sql/README.md");
