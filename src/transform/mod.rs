@@ -49,7 +49,8 @@ pub struct Params {
     pub report_ranges: bool,
     /// The memory budget of the models' operators in bytes; `None` = unbounded (tests).
     pub memory_limit: Option<u64>,
-    /// Where spill files go; `None` = the system's temporary directory.
+    /// A local directory for the run's work area (intermediates, spill files); `None` = the
+    /// lake's `_work/` (see `work`).
     pub work_dir: Option<std::path::PathBuf>,
 }
 
