@@ -61,7 +61,7 @@ pub async fn session_within(
         .set_bool("datafusion.sql_parser.enable_ident_normalization", true);
     // Each sorting partition sets aside this much to merge what it spilled (10 MiB by
     // default): under a small budget, a share of it, so the reservations alone do not fill it.
-    // And batches of fewer rows: a batch of JSON-heavy rows (subscription states, ~12 KB each)
+    // And batches of fewer rows: a batch of JSON-heavy rows (subscription states, KBs each)
     // is megabytes, and a sort must hold one whole: 1,024 rows per GiB, at most the default
     // 8,192.
     let config = match memory_limit {
