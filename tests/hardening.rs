@@ -8,11 +8,7 @@ use std::process::Output;
 use stripelake::sandbox::{KeySpec, Knobs, Sandbox};
 use stripelake::stripe::STREAMS;
 
-use crate::support::{self, KEY, NOW};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::support::{self, KEY, NOW, files, text};
 
 /// `stripelake <args>` in `dir` with the test key, no config file unless `args` names one.
 fn stripelake(dir: &Path, args: &[&str]) -> Output {
@@ -24,20 +20,6 @@ fn stripelake(dir: &Path, args: &[&str]) -> Output {
         .env_remove("STRIPELAKE_VISITORS")
         .output()
         .expect("binary runs")
-}
-
-/// Every file under a directory (none when it does not exist).
-fn files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 fn account_id(sb: &Sandbox) -> String {

@@ -5,31 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use serde_json::Value;
 use stripelake::storage::Storage;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn stripelake(dir: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_stripelake"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("STRIPE_API_KEY")
-        .env_remove("STRIPELAKE_CONFIG")
-        .output()
-        .expect("binary runs")
-}
-
-/// The demo's lake at `scale` under `dir/<name>`; its directory.
-fn demo_lake(dir: &Path, name: &str, scale: &str) -> PathBuf {
-    let out = stripelake(dir, &["demo", "--out", name, "--scale", scale]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    dir.join(name)
-}
+use crate::support::{demo_lake, files, offline as stripelake, text};
 
 fn url(lake: &Path) -> String {
     format!("file://{}", lake.display())
@@ -126,17 +106,8 @@ fn latest(lake: &Path) -> BTreeMap<String, String> {
 
 /// Every file under the lake's work area, and any spill file anywhere in the lake.
 fn work_files(lake: &Path) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            match e.path().is_dir() {
-                true => walk(&e.path(), out),
-                false => out.push(e.path()),
-            }
-        }
-    }
-    let mut all = Vec::new();
-    walk(lake, &mut all);
-    all.into_iter()
+    files(lake)
+        .into_iter()
         .filter(|p| {
             let s = p.to_string_lossy();
             s.contains("/_work/") || s.contains("datafusion-") || s.ends_with(".arrow")
@@ -349,22 +320,6 @@ fn a_local_work_dir_holds_the_work_area_and_is_left_empty() {
     assert_eq!(code, Some(0), "{summary:#}");
     assert_eq!(marts(&lake), before, "a local work dir changed the marts");
     assert!(work.is_dir(), "the work dir was never made");
-    assert_eq!(
-        walkdir(&work),
-        Vec::<PathBuf>::new(),
-        "left in the work dir"
-    );
+    assert_eq!(files(&work), Vec::<PathBuf>::new(), "left in the work dir");
     assert_eq!(work_files(&lake), Vec::<PathBuf>::new(), "left in the lake");
-}
-
-/// Every file under a directory.
-fn walkdir(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        match e.path().is_dir() {
-            true => out.extend(walkdir(&e.path())),
-            false => out.push(e.path()),
-        }
-    }
-    out
 }

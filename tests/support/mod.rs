@@ -235,3 +235,39 @@ pub fn summary(out: &std::process::Output) -> Value {
     });
     serde_json::from_str(line).expect("summary JSON")
 }
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `stripelake <args>` in `dir`, with no API key and no config file from the environment.
+pub fn offline(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_stripelake"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("STRIPE_API_KEY")
+        .env_remove("STRIPELAKE_CONFIG")
+        .output()
+        .expect("binary runs")
+}
+
+/// The demo's lake at `scale` in `dir/<name>`: its directory.
+pub fn demo_lake(dir: &std::path::Path, name: &str, scale: &str) -> std::path::PathBuf {
+    let out = offline(dir, &["demo", "--out", name, "--scale", scale]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    dir.join(name)
+}
+
+/// Every file under a directory (none when it does not exist).
+pub fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
