@@ -1,17 +1,9 @@
-use std::process::{Command, Output};
+use std::process::Output;
+
+use crate::support::text;
 
 fn stripelake(args: &[&str], dir: &std::path::Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stripelake"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("STRIPE_API_KEY")
-        .env_remove("STRIPELAKE_CONFIG")
-        .output()
-        .expect("binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    crate::support::offline(dir, args)
 }
 
 #[test]
